@@ -1,0 +1,53 @@
+"""The FastAPI application: routers, error handlers, and the start-up sequence."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.api import error_handlers
+from server.api.routes import health, transcripts, uploads
+from server.config import Settings, get_settings
+from server.db.migrate import upgrade
+from server.db.session import session_scope
+from server.node import Node
+from server.services.accounts import ensure_bootstrap_accounts
+
+log = logging.getLogger("localscribe")
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrations, then the accounts that must exist; a new development key is printed once."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    with session_scope(write_lock=True) as db:
+        key = ensure_bootstrap_accounts(db, settings)
+    if key:
+        log.warning("created a Paid development account; its API key (shown once): %s", key)
+
+
+def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_database(settings)
+        app.state.node.start()
+        yield
+        app.state.node.stop()
+
+    app = FastAPI(
+        title="LocalScribe",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="A self-hosted server that speaks the AssemblyAI speech-to-text API.",
+    )
+    app.state.node = Node(settings, workers=workers)
+    error_handlers.install(app)
+    app.include_router(uploads.router)
+    app.include_router(transcripts.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,42 @@
+"""Request dependencies: the database session and the authenticated account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.config import Settings, get_settings
+from server.db.models import Account
+from server.db.session import session_scope
+from server.services.accounts import account_for_key
+
+
+def get_db() -> Iterator[Session]:
+    with session_scope() as db:
+        yield db
+
+
+def api_key_from(value: str | None) -> str | None:
+    """The raw key as the SDKs send it; `Bearer <key>` accepted too (CONTRACT §1 CHOICE)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    return value or None
+
+
+def current_account(request: Request, db: Session = Depends(get_db)) -> Account:
+    key = api_key_from(request.headers.get("authorization"))
+    account = account_for_key(db, key) if key else None
+    if account is None:
+        raise errors.ApiError(401, errors.AUTH_INVALID)
+    return account
+
+
+def base_url(request: Request, settings: Settings = Depends(get_settings)) -> str:
+    """Absolute URLs in responses point at this server (the SDKs follow them as given)."""
+    return (settings.public_url or str(request.base_url)).rstrip("/")

@@ -1,0 +1,31 @@
+"""Liveness and readiness for orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from server.db.session import session_scope
+
+router = APIRouter()
+
+
+@router.get("/health", include_in_schema=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", include_in_schema=False)
+def ready(request: Request) -> JSONResponse:
+    checks: dict[str, bool] = {}
+    try:
+        with session_scope() as db:
+            db.execute(text("SELECT 1"))
+        checks["database"] = True
+    except Exception:
+        checks["database"] = False
+    node = request.app.state.node
+    checks["model"] = node.engine_ready()
+    ok = all(checks.values())
+    return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)

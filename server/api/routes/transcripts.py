@@ -1,0 +1,121 @@
+"""`/v2/transcript` and its exports. Thin: parse, call a service, shape the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.api.deps import base_url, current_account, get_db
+from server.api.transcript_params import validate_list_query, validate_transcript_request
+from server.config import Settings, get_settings
+from server.db.models import Account
+from server.services import exports
+from server.services import transcripts as svc
+from server.services.transcript_view import render_transcript
+from server.speech_models import known_speech_models
+
+router = APIRouter(prefix="/v2/transcript")
+
+
+@router.post("")
+async def create(
+    request: Request,
+    db: Session = Depends(get_db),
+    account: Account = Depends(current_account),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise errors.ApiError(400, errors.INVALID_JSON) from None
+    params = validate_transcript_request(
+        body,
+        default_speech_models=settings.default_speech_models,
+        known_speech_models=known_speech_models(settings),
+    )
+    return render_transcript(svc.create_transcript(db, account, params))
+
+
+@router.get("")
+def list_(
+    request: Request,
+    db: Session = Depends(get_db),
+    account: Account = Depends(current_account),
+    base: str = Depends(base_url),
+) -> dict[str, Any]:
+    return svc.list_transcripts(db, account, validate_list_query(request.query_params), base)
+
+
+@router.get("/{transcript_id}")
+def get(
+    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+) -> dict:
+    return render_transcript(svc.get_transcript(db, account, transcript_id))
+
+
+@router.delete("/{transcript_id}")
+def delete(
+    transcript_id: str,
+    db: Session = Depends(get_db),
+    account: Account = Depends(current_account),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    return render_transcript(svc.delete_transcript(db, account, transcript_id, settings.data_dir))
+
+
+@router.get("/{transcript_id}/sentences")
+def sentences(
+    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+) -> dict:
+    return exports.sentences(svc.get_transcript(db, account, transcript_id))
+
+
+@router.get("/{transcript_id}/paragraphs")
+def paragraphs(
+    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+) -> dict:
+    return exports.paragraphs(svc.get_transcript(db, account, transcript_id))
+
+
+@router.get("/{transcript_id}/word-search")
+def word_search(
+    transcript_id: str,
+    request: Request,
+    db: Session = Depends(get_db),
+    account: Account = Depends(current_account),
+) -> dict:
+    t = svc.get_transcript(db, account, transcript_id)
+    raw = ",".join(request.query_params.getlist("words"))
+    if not raw.strip():
+        raise errors.ApiError(400, errors.must_be_type("words", "List"))
+    return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
+
+
+@router.get("/{transcript_id}/{subtitle_format}")
+def subtitles(
+    transcript_id: str,
+    subtitle_format: str,
+    request: Request,
+    db: Session = Depends(get_db),
+    account: Account = Depends(current_account),
+) -> PlainTextResponse:
+    if subtitle_format not in ("srt", "vtt"):
+        raise errors.ApiError(404, errors.NOT_FOUND)
+    t = svc.get_transcript(db, account, transcript_id)
+    raw = request.query_params.get("chars_per_caption")
+    chars: int | None = None
+    if raw:
+        try:
+            chars = int(raw)
+        except ValueError:
+            raise errors.ApiError(400, errors.must_be_type("chars_per_caption", "Integer")) from None
+        if chars < 1:
+            raise errors.ApiError(
+                400, errors.MUST_BE_BETWEEN.format(param="chars_per_caption", min=1, max=1000)
+            )
+    return PlainTextResponse(exports.subtitles(t, subtitle_format, chars))

@@ -1,0 +1,34 @@
+"""`POST /v2/upload`: the raw body streamed to disk; the URL it returns works only for this account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.api.deps import base_url, current_account
+from server.config import Settings, get_settings
+from server.db.models import Account
+from server.db.session import session_scope
+from server.services.uploads import receive_upload, record_upload
+
+router = APIRouter()
+
+
+@router.post("/v2/upload")
+async def upload(
+    request: Request,
+    account: Account = Depends(current_account),
+    base: str = Depends(base_url),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, str]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise errors.ApiError(413, errors.UPLOAD_TOO_LARGE.format(limit=settings.max_upload_bytes))
+    upload_id, path, size = await receive_upload(
+        request.stream(), settings.uploads_dir, settings.max_upload_bytes
+    )
+    db: Session
+    with session_scope() as db:
+        record_upload(db, account.id, upload_id, path, size)
+    return {"upload_url": f"{base}/v2/upload/{upload_id}"}

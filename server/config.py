@@ -1,0 +1,87 @@
+"""The one typed settings object. Every knob is an env var with the `LOCALSCRIBE_` prefix."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_workers() -> int:
+    """One worker per two cores: faster-whisper already uses several threads per decode."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOCALSCRIBE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: SQLite file under data_dir
+
+    engine: Literal["whisper", "mock"] = "whisper"
+    model: str = "base"
+    models_dir: Path = Path("./models")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"  # int8 on CPU, float16 on GPU
+    cpu_threads: int = 0  # 0: CTranslate2 picks
+    beam_size: int = 5
+    # API speech-model names (and local names) -> local model; CONTRACT §2.2 "which local model serves".
+    speech_model_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "nano": "tiny.en",
+            "universal-2": "base",
+            "universal-3-pro": "base",
+            "best": "base",
+            "universal": "base",
+            "slam-1": "base",
+        }
+    )
+    default_speech_models: list[str] = Field(default_factory=lambda: ["universal-3-pro", "universal-2"])
+
+    api_key: str | None = None  # a Paid account with exactly this key exists at start-up
+    public_url: str | None = None  # how upload/resource URLs are written; default: the request's base URL
+    max_upload_bytes: int = 2_200_000_000
+    max_download_bytes: int = 5_000_000_000
+    download_timeout_s: float = 60.0
+
+    workers: int = Field(default_factory=_default_workers)  # jobs this node executes at once
+    lease_seconds: float = 30.0
+    poll_interval_s: float = 0.2
+    shutdown_grace_s: float = 30.0
+
+    mock_delay_s: float = 0.0  # fixed simulated processing time
+    mock_rtf: float = 0.0  # simulated processing time per second of audio
+    mock_text: str | None = None  # overrides the mock engine's fixed phrase
+    mock_dir: Path | None = None  # sidecar transcripts for the mock engine: <dir>/<audio file name>.txt
+
+    free_async_limit: int = 5
+    paid_async_limit: int = 32
+    free_realtime_limit: int = 0
+    paid_realtime_limit: int = 32
+
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 10
+    webhook_retry_s: float = 10.0
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'localscribe.db').resolve()}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.data_dir / "downloads"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

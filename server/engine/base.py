@@ -1,0 +1,71 @@
+"""The engine interface: 16 kHz mono float32 samples in, timed words out. No HTTP, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass
+class EngineWord:
+    text: str  # as the model wrote it, punctuation attached ("Americans,")
+    start: float  # seconds from the start of the samples given
+    end: float
+    confidence: float
+
+
+@dataclass
+class EngineResult:
+    words: list[EngineWord]
+    language: str  # ISO 639-1 as the model reports it ("en", "de")
+    language_confidence: float | None = None  # set when the language was detected
+
+
+@dataclass
+class TranscribeOptions:
+    model: str | None = None  # local model name/path; None: the engine's default
+    language: str | None = None  # None: detect
+    hotwords: list[str] = field(default_factory=list)  # word_boost / keyterms_prompt
+    prompt: str | None = None
+    multilingual: bool = False
+    vad_filter: bool = False
+    temperature: float | None = None
+
+
+ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done
+
+
+@dataclass
+class AudioSource:
+    """What is known about where the samples came from (the mock engine picks its text from it)."""
+
+    name: str | None = None  # file name from the URL, e.g. "jfk.flac"
+    tags: dict[str, str] = field(default_factory=dict)  # container metadata
+
+
+class EngineError(Exception):
+    """A failure the job should report with this message (not a crash)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        options: TranscribeOptions,
+        progress: ProgressFn | None = None,
+        *,
+        source: AudioSource | None = None,
+    ) -> EngineResult: ...
+
+    def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]: ...
+
+    def can_transcribe(self, model: str | None, language: str | None) -> bool: ...
+
+    def is_ready(self) -> bool: ...

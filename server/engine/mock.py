@@ -1,0 +1,91 @@
+"""A deterministic engine without a model, for tests and users' CI.
+
+Which text it returns, first match wins:
+1. a `localscribe_text` (or `lyrics`) metadata tag in the audio file,
+2. `<mock_dir>/<file name>.txt`, where the file name is the last path segment of the audio URL,
+3. `LOCALSCRIBE_MOCK_TEXT`,
+4. a fixed pangram, repeated to fill the audio.
+Words are spread evenly over the real duration of the audio. Processing takes
+`mock_delay_s + mock_rtf × duration` seconds, so polling code sees realistic timings.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from server.engine.base import (
+    SAMPLE_RATE,
+    AudioSource,
+    EngineResult,
+    EngineWord,
+    ProgressFn,
+    TranscribeOptions,
+)
+
+PANGRAM = "The quick brown fox jumps over the lazy dog."
+_WORDS_PER_SECOND = 2.5
+
+
+class MockEngine:
+    name = "mock"
+
+    def __init__(
+        self, *, text: str | None = None, mock_dir: Path | None = None, delay_s: float = 0.0, rtf: float = 0.0
+    ) -> None:
+        self.text = text
+        self.mock_dir = mock_dir
+        self.delay_s = delay_s
+        self.rtf = rtf
+
+    def is_ready(self) -> bool:
+        return True
+
+    def can_transcribe(self, model: str | None, language: str | None) -> bool:
+        return True
+
+    def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]:
+        return "en", 0.99
+
+    def pick_text(self, duration: float, source: AudioSource | None) -> str:
+        tags = {k.lower(): v for k, v in (source.tags if source else {}).items()}
+        for key in ("localscribe_text", "lyrics"):
+            if tags.get(key, "").strip():
+                return tags[key].strip()
+        if self.mock_dir and source and source.name:
+            sidecar = self.mock_dir / f"{Path(source.name).name}.txt"
+            if sidecar.is_file():
+                return sidecar.read_text(encoding="utf-8").strip()
+        if self.text:
+            return self.text
+        sentences = max(1, round(duration * _WORDS_PER_SECOND / len(PANGRAM.split())))
+        return " ".join([PANGRAM] * sentences)
+
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        options: TranscribeOptions,
+        progress: ProgressFn | None = None,
+        *,
+        source: AudioSource | None = None,
+    ) -> EngineResult:
+        duration = len(samples) / SAMPLE_RATE
+        total = self.delay_s + self.rtf * duration
+        steps = 10
+        for i in range(steps):
+            time.sleep(total / steps)
+            if progress:
+                progress((i + 1) / steps)
+        tokens = self.pick_text(duration, source).split()
+        slot = duration / max(1, len(tokens))
+        words = [
+            EngineWord(tok, round(i * slot, 3), round(i * slot + slot * 0.9, 3), 0.99)
+            for i, tok in enumerate(tokens)
+        ]
+        return EngineResult(
+            words=words,
+            language=options.language or "en",
+            language_confidence=None if options.language else 0.99,
+        )

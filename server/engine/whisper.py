@@ -1,0 +1,128 @@
+"""faster-whisper behind the engine interface. Each model loads once per process and is shared."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from server.engine.base import (
+    SAMPLE_RATE,
+    AudioSource,
+    EngineError,
+    EngineResult,
+    EngineWord,
+    ProgressFn,
+    TranscribeOptions,
+)
+from server.engine.models import is_multilingual, resolve_model
+
+log = logging.getLogger(__name__)
+
+
+def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class WhisperEngine:
+    name = "whisper"
+
+    def __init__(
+        self,
+        *,
+        default_model: str,
+        models_dir: Path,
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+        num_workers: int = 1,
+        beam_size: int = 5,
+    ) -> None:
+        self.default_model = default_model
+        self.models_dir = models_dir
+        self.device, self.compute_type = _device_and_compute(device, compute_type)
+        self.cpu_threads = cpu_threads
+        self.num_workers = num_workers  # concurrent transcribe() calls CTranslate2 may run in parallel
+        self.beam_size = beam_size
+        self._models: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def load(self, model: str | None = None):  # -> faster_whisper.WhisperModel
+        name = model or self.default_model
+        with self._lock:
+            if name not in self._models:
+                from faster_whisper import WhisperModel
+
+                path = resolve_model(name, self.models_dir)
+                log.info("loading model %s from %s on %s/%s", name, path, self.device, self.compute_type)
+                self._models[name] = WhisperModel(
+                    path,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    num_workers=self.num_workers,
+                )
+            return self._models[name]
+
+    def is_ready(self) -> bool:
+        return self.default_model in self._models
+
+    def can_transcribe(self, model: str | None, language: str | None) -> bool:
+        """English-only models (`*.en`) serve English only."""
+        name = model or self.default_model
+        return language == "en" or is_multilingual(resolve_model(name, self.models_dir))
+
+    def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]:
+        whisper = self.load(model)
+        language, probability, _ = whisper.detect_language(samples)
+        return language, float(probability)
+
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        options: TranscribeOptions,
+        progress: ProgressFn | None = None,
+        *,
+        source: AudioSource | None = None,
+    ) -> EngineResult:
+        whisper = self.load(options.model)
+        duration = len(samples) / SAMPLE_RATE
+        try:
+            segments, info = whisper.transcribe(
+                samples,
+                language=options.language,
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                vad_filter=options.vad_filter,
+                multilingual=options.multilingual,
+                condition_on_previous_text=not options.multilingual,
+                hotwords=" ".join(options.hotwords) or None,
+                initial_prompt=options.prompt,
+                temperature=options.temperature
+                if options.temperature is not None
+                else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            )
+            words: list[EngineWord] = []
+            for segment in segments:  # a generator: decoding happens as we iterate
+                for w in segment.words or []:
+                    words.append(
+                        EngineWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                    )
+                if progress and duration > 0:
+                    progress(min(1.0, segment.end / duration))
+        except (RuntimeError, ValueError) as exc:
+            raise EngineError(str(exc)) from exc
+        detected = options.language is None
+        return EngineResult(
+            words=[w for w in words if w.text],
+            language=info.language,
+            language_confidence=float(info.language_probability) if detected else None,
+        )

@@ -1,0 +1,90 @@
+"""Every error string the API speaks, as data, with where it comes from (CONTRACT.md section numbers).
+
+REST errors travel as `ApiError(status, message)`; the API layer turns them into `{"error": message}`.
+Job errors (status "error" on the transcript) are plain strings built from the templates below.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An HTTP error with the API's exact JSON body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+# --- REST (§4.1) -------------------------------------------------------------------------------
+AUTH_INVALID = "Authentication error, API token missing/invalid"
+NOT_FOUND = "Not found"
+TRANSCRIPT_NOT_FOUND = "Transcript lookup error, transcript id not found"
+SERVER_ERROR = "Server error, developers have been alerted."
+TOO_MANY_REQUESTS = "Too Many Requests"
+CANNOT_ACCESS_UPLOAD = "Cannot access uploaded file"
+AUDIO_URL_NOT_HTTP = "Transcript creation error, audio_url should start with http"
+INVALID_JSON = "Request body must be valid JSON"
+UPLOAD_EMPTY = "Upload error, the request body is empty"
+UPLOAD_TOO_LARGE = "Upload error, the file exceeds the maximum upload size of {limit} bytes"
+SPEECH_MODEL_DEPRECATED = (
+    'speech_model is deprecated. Use "speech_models" instead. See documentation: '
+    "https://www.assemblyai.com/docs/pre-recorded-audio/select-the-speech-model"
+)
+SPEECH_MODELS_UNSUPPORTED = "The following speech models are not supported: {names}"
+LIST_BOUNDS_INVERTED = "'after_id' must be a newer transcript than 'before_id'"
+ADDONS_NOT_AVAILABLE = "The following addons are not available in this language: {names}"
+INVALID_LANGUAGE_CODE = "Invalid language_code: {code}"
+WORD_BOOST_UNSUPPORTED = "'{term}' was included in the word boost list but contains unsupported characters"
+
+# validation wording family (§4.1 CHOICE)
+MUST_BE_TYPE = "{param} must be {article} {type}"
+MUST_BE_BETWEEN = "{param} must be between {min} and {max}"
+MUST_BE_ONE_OF = "{param} must be one of: {values}"
+MUST_BE_VALID_ID = "{param} must be a valid transcript id"
+MUST_BE_DATE = "{param} must be a date in the format YYYY-MM-DD"
+
+# mutually exclusive / dependent options (§4.2)
+ONLY_ONE_OF = "Only one of the following models can be enabled at a time: auto_chapters, summarization"
+PROMPT_AND_KEYTERMS = "prompt and keyterms_prompt cannot be used in the same request"
+SUMMARY_TOGETHER = "summary_model and summary_type must be specified together"
+SUMMARY_PAIR = "summary_type {type} is not supported by summary_model {model}"
+SUMMARY_NEEDS_FORMAT = "punctuate and format_text must be enabled when {feature} is enabled"
+PII_NEEDS_POLICY = "redact_pii_policies must contain at least one policy when redact_pii is enabled"
+PII_AUDIO_NEEDS_PII = "redact_pii must be enabled to use redact_pii_audio"
+SPEAKERS_MIN_MAX = "max_speakers_expected must be greater than or equal to min_speakers_expected"
+LANGUAGE_CODES_NEED_EN = "language_codes must include en"
+AUDIO_END_BEFORE_START = "audio_end_at must be greater than audio_start_from"
+
+# transcript state (§2.5, §2.6, §2.7)
+STILL_PROCESSING = "Transcript is still processing and cannot be deleted"
+NOT_COMPLETED = "Transcript is not completed. Current status: {status}"
+REDACTED_AUDIO_UNAVAILABLE = "Redacted audio is not available for this transcript"
+
+# --- processing errors, shown on the transcript (§4.3) ------------------------------------------
+DOWNLOAD_UNREACHABLE = (
+    "Download error, unable to download {url}. "
+    "Please make sure the file exists and is accessible from the internet."
+)
+DOWNLOAD_HTTP = "Download error to {url}, {code} {kind} Error: {reason} for url: {url}"
+DOWNLOAD_TOO_LARGE = "File size exceeds the maximum of 5GB"
+NOT_AUDIO = "File does not appear to contain audio. File type is {mime} ({description})."
+TRANSCODING_FAILED = "Transcoding failed. " + NOT_AUDIO
+AUDIO_TOO_SHORT = "Audio duration is too short."
+AUDIO_TOO_LONG = "Audio duration exceeds the maximum of 10 hours"
+LANGUAGE_BELOW_THRESHOLD = (
+    "detected language '{code}', confidence {confidence:.4f}, is below the requested confidence threshold "
+    "value of '{threshold}'"
+)
+SPEECH_BELOW_THRESHOLD = (
+    "Audio speech threshold {fraction:.4f} is below the requested speech threshold value {threshold}"
+)
+MODEL_CANNOT_SERVE_LANGUAGE = (
+    "The speech model {model} cannot transcribe language '{code}'; add a multilingual model to speech_models"
+)
+
+
+def must_be_type(param: str, type_name: str) -> str:
+    article = "an" if type_name[0] in "AEIOU" else "a"
+    return MUST_BE_TYPE.format(param=param, article=article, type=type_name)

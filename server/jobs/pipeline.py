@@ -1,0 +1,184 @@
+"""One job, start to finish: fetch → probe/decode → checks → engine → text options → result dict.
+
+Knows nothing of HTTP or SQL: it gets a claimed job and returns what the transcript should show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from server import errors
+from server.config import Settings
+from server.engine.base import SAMPLE_RATE, AudioSource, Engine, EngineError, ProgressFn, TranscribeOptions
+from server.jobs.errors import JobError
+from server.jobs.fetch import download
+from server.jobs.queue import ClaimedJob
+from server.languages import to_api_language, to_whisper_language, unavailable_addons
+from server.media.decode import decode
+from server.media.errors import MediaError
+from server.media.probe import probe
+from server.media.speech import speech_fraction
+from server.text.formatting import apply_options, join_text
+from server.text.types import Word
+
+MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
+MAX_DURATION_S = 10 * 3600
+# Whisper leaves out filler words unless its prompt shows some (a known faster-whisper idiom).
+DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
+
+
+@dataclass
+class JobOutcome:
+    result: dict[str, Any]
+    audio_duration: int
+
+
+def run_job(
+    job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
+) -> JobOutcome:
+    path = _local_audio(job, settings)
+    try:
+        return _transcribe_file(path, job, engine, settings, progress)
+    except MediaError as exc:
+        raise JobError(str(exc)) from exc
+    except EngineError as exc:
+        raise JobError(errors.SERVER_ERROR) from exc
+    finally:
+        if job.upload_path is None:
+            path.unlink(
+                missing_ok=True
+            )  # downloads are scratch; uploads stay until the transcript is deleted
+
+
+def _local_audio(job: ClaimedJob, settings: Settings) -> Path:
+    if job.upload_path is not None:
+        path = Path(job.upload_path)
+        if not path.is_file():
+            raise JobError(errors.DOWNLOAD_UNREACHABLE.format(url=job.audio_url))
+        return path
+    return download(
+        job.audio_url,
+        settings.downloads_dir / job.id,
+        max_bytes=settings.max_download_bytes,
+        timeout_s=settings.download_timeout_s,
+    )
+
+
+def _transcribe_file(
+    path: Path, job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None
+) -> JobOutcome:
+    p = job.params
+    info = probe(path)
+    if info.duration_s < MIN_DURATION_S:
+        raise JobError(errors.AUDIO_TOO_SHORT)
+    if info.duration_s > MAX_DURATION_S:
+        raise JobError(errors.AUDIO_TOO_LONG)
+    start_ms, end_ms = p.get("audio_start_from"), p.get("audio_end_at")
+    samples = decode(path, start_ms=start_ms, end_ms=end_ms)
+    if len(samples) / SAMPLE_RATE < MIN_DURATION_S:
+        raise JobError(errors.AUDIO_TOO_SHORT)
+    _check_speech_threshold(samples, p.get("speech_threshold"))
+
+    candidates = [(name, settings.speech_model_map.get(name, name)) for name in p["speech_models"]]
+    language_confidence = None
+    if p.get("language_detection"):
+        whisper_language, language_confidence = engine.detect_language(
+            samples, _detector_model(engine, candidates)
+        )
+        api_language = to_api_language(whisper_language)
+        _check_detected_language(api_language, language_confidence, p)
+    else:
+        api_language = p["language_code"]
+        whisper_language = to_whisper_language(api_language)
+    api_model, local_model = _choose_model(engine, candidates, whisper_language, api_language)
+
+    code_switching = bool((p.get("language_detection_options") or {}).get("code_switching"))
+    hotwords = [*(p.get("word_boost") or []), *(p.get("keyterms_prompt") or [])]
+    options = TranscribeOptions(
+        model=local_model,
+        language=whisper_language,
+        hotwords=hotwords,
+        prompt=p.get("prompt") or (DISFLUENCY_PROMPT if p.get("disfluencies") else None),
+        multilingual=code_switching,
+        vad_filter=code_switching,
+        temperature=p.get("temperature"),
+    )
+    source = AudioSource(name=_file_name(job.audio_url) if job.upload_path is None else None, tags=info.tags)
+    result = engine.transcribe(samples, options, progress, source=source)
+
+    offset = start_ms or 0
+    words: list[Word] = [
+        {
+            "text": w.text,
+            "start": int(round(w.start * 1000)) + offset,
+            "end": int(round(w.end * 1000)) + offset,
+            "confidence": round(w.confidence, 4),
+            "speaker": None,
+        }
+        for w in result.words
+    ]
+    words = apply_options(
+        words,
+        punctuate=p.get("punctuate", True),
+        format_text=p.get("format_text", True),
+        disfluencies=p.get("disfluencies", False),
+        filter_profanity=p.get("filter_profanity", False),
+        custom_spelling=p.get("custom_spelling"),
+    )
+    out: dict[str, Any] = {
+        "text": join_text(words),
+        "words": words,
+        "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
+        "language_code": api_language,
+        "speech_model_used": api_model,
+    }
+    if p.get("language_detection"):
+        out["language_confidence"] = round(language_confidence or 0.0, 4)
+    return JobOutcome(out, int(round(info.duration_s)))
+
+
+def _check_speech_threshold(samples: np.ndarray, threshold: float | None) -> None:
+    if not threshold:
+        return
+    fraction = speech_fraction(samples)
+    if fraction < threshold:
+        raise JobError(errors.SPEECH_BELOW_THRESHOLD.format(fraction=fraction, threshold=threshold))
+
+
+def _check_detected_language(code: str, confidence: float, p: dict[str, Any]) -> None:
+    threshold = p.get("language_confidence_threshold")
+    if threshold and confidence < threshold:
+        raise JobError(
+            errors.LANGUAGE_BELOW_THRESHOLD.format(code=code, confidence=confidence, threshold=threshold)
+        )
+    missing = unavailable_addons(code, p)
+    if missing:
+        raise JobError(errors.ADDONS_NOT_AVAILABLE.format(names=", ".join(missing)))
+
+
+def _detector_model(engine: Engine, candidates: list[tuple[str, str]]) -> str:
+    """Detect with the first model that knows many languages (an English-only model always says 'en')."""
+    for _, local in candidates:
+        if engine.can_transcribe(local, None):
+            return local
+    return candidates[0][1]
+
+
+def _choose_model(
+    engine: Engine, candidates: list[tuple[str, str]], whisper_language: str | None, api_language: str
+) -> tuple[str, str]:
+    """The first listed speech model that can serve the language (CONTRACT §2.2)."""
+    for api_name, local in candidates:
+        if engine.can_transcribe(local, whisper_language):
+            return api_name, local
+    raise JobError(errors.MODEL_CANNOT_SERVE_LANGUAGE.format(model=candidates[0][0], code=api_language))
+
+
+def _file_name(url: str) -> str | None:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name or None

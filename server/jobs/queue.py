@@ -1,0 +1,210 @@
+"""The job queue in the database: admission under throttle limits, claiming with leases, completion.
+
+Admission and claiming are one step: a job becomes `processing` only when a worker takes it, and only
+while its account has fewer than `async_limit` jobs processing. The account row is locked while that
+is decided (`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer lock), so the limit holds
+across any number of API and worker processes. Accounts are served round-robin (the account claimed
+longest ago first), FIFO within an account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.clock import utcnow
+from server.db.models import Account, Transcript, Upload, WebhookDelivery
+from server.db.session import session_scope
+
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    account_id: str
+    audio_url: str
+    upload_path: str | None
+    params: dict[str, Any]
+    attempt: int
+
+
+def processing_count(db: Session, account_id: str) -> int:
+    return db.execute(
+        select(func.count())
+        .select_from(Transcript)
+        .where(Transcript.account_id == account_id, Transcript.status == "processing")
+    ).scalar_one()
+
+
+def _queued_exists() -> Any:
+    return exists().where(Transcript.account_id == Account.id, Transcript.status == "queued")
+
+
+def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
+    """Take the next job this node may run, or None. Safe to call from many threads and processes."""
+    with session_scope() as db:  # cheap look without the writer lock: most polls find nothing
+        if db.execute(select(Transcript.id).where(Transcript.status == "queued").limit(1)).first() is None:
+            return None
+    with session_scope(write_lock=True) as db:
+        candidates = (
+            db.execute(
+                select(Account.id)
+                .where(_queued_exists())
+                .order_by(Account.last_claimed_at.asc().nulls_first(), Account.created_at.asc())
+            )
+            .scalars()
+            .all()
+        )
+        for account_id in candidates:
+            account = db.execute(
+                select(Account).where(Account.id == account_id).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if account is None:
+                continue  # another worker is admitting for this account right now
+            if processing_count(db, account.id) >= account.async_limit:
+                _mark_throttled(db, account.id)
+                continue
+            job = db.execute(
+                select(Transcript)
+                .where(Transcript.account_id == account.id, Transcript.status == "queued")
+                .order_by(Transcript.created_at.asc(), Transcript.id.asc())
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if job is None:
+                continue
+            now = utcnow()
+            job.status = "processing"
+            job.throttled = False if job.throttled else None
+            job.started_at = now
+            job.lease_owner = owner
+            job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+            job.attempts += 1
+            account.last_claimed_at = now
+            upload = db.get(Upload, job.upload_id) if job.upload_id else None
+            return ClaimedJob(
+                job.id,
+                account.id,
+                job.audio_url,
+                upload.path if upload else None,
+                dict(job.params),
+                job.attempts,
+            )
+    return None
+
+
+def _mark_throttled(db: Session, account_id: str) -> None:
+    db.execute(
+        update(Transcript)
+        .where(
+            Transcript.account_id == account_id,
+            Transcript.status == "queued",
+            Transcript.throttled.is_not(True),
+        )
+        .values(throttled=True)
+    )
+
+
+def finish(
+    job_id: str,
+    owner: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    audio_duration: int | None = None,
+) -> bool:
+    """Record the outcome if this worker still holds the lease; queue the webhook in the same transaction.
+
+    Returns False when the lease was lost (the job was handed to another worker): the result is dropped,
+    so every job completes exactly once.
+    """
+    status = "error" if error is not None else "completed"
+    with session_scope() as db:
+        job = db.execute(
+            select(Transcript)
+            .where(
+                Transcript.id == job_id, Transcript.lease_owner == owner, Transcript.status == "processing"
+            )
+            .with_for_update()
+        ).scalar_one_or_none()
+        if job is None:
+            return False
+        job.status = status
+        job.result = result
+        job.error = error
+        job.audio_duration = audio_duration
+        job.completed_at = utcnow()
+        job.lease_owner = None
+        job.lease_expires_at = None
+        job.progress = 1.0
+        url = job.params.get("webhook_url")
+        if url:
+            db.add(
+                WebhookDelivery(
+                    transcript_id=job.id,
+                    url=url,
+                    payload={"transcript_id": job.id, "status": status},
+                    header_name=job.params.get("webhook_auth_header_name"),
+                    header_value=job.params.get("webhook_auth_header_value"),
+                )
+            )
+        return True
+
+
+def renew_leases(owner: str, progress: dict[str, float], lease_seconds: float) -> None:
+    """Heartbeat: extend the leases of the jobs this worker runs, and record their progress."""
+    if not progress:
+        return
+    expires = utcnow() + timedelta(seconds=lease_seconds)
+    with session_scope() as db:
+        for job_id, fraction in progress.items():
+            db.execute(
+                update(Transcript)
+                .where(Transcript.id == job_id, Transcript.lease_owner == owner)
+                .values(lease_expires_at=expires, progress=fraction)
+            )
+
+
+def requeue_expired() -> int:
+    """Requeue jobs whose worker vanished (lease expired); fail those that keep killing workers."""
+    now = utcnow()
+    with session_scope(write_lock=True) as db:
+        expired = (
+            db.execute(
+                select(Transcript)
+                .where(Transcript.status == "processing", Transcript.lease_expires_at < now)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        for job in expired:
+            job.lease_owner = None
+            job.lease_expires_at = None
+            if job.attempts >= MAX_ATTEMPTS:
+                job.status = "error"
+                job.error = errors.SERVER_ERROR
+                job.completed_at = now
+            else:
+                job.status = "queued"
+        return len(expired)
+
+
+def hand_back(owner: str, job_ids: list[str] | None = None) -> int:
+    """On shutdown: return this worker's unfinished jobs to the queue at once (no lease wait)."""
+    with session_scope(write_lock=True) as db:
+        stmt = update(Transcript).where(Transcript.lease_owner == owner, Transcript.status == "processing")
+        if job_ids is not None:
+            stmt = stmt.where(Transcript.id.in_(job_ids))
+        res = db.execute(
+            stmt.values(
+                status="queued", lease_owner=None, lease_expires_at=None, attempts=Transcript.attempts - 1
+            )
+        )
+        return res.rowcount or 0

@@ -1,0 +1,125 @@
+"""The worker pool of one node: N job threads plus one upkeep thread (leases, requeue, webhooks).
+
+A SIGTERM (via `stop`) drains: no new claims, running jobs get `shutdown_grace_s` to finish, whatever
+is still running is handed back to the queue for another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from server import errors
+from server.config import Settings
+from server.engine.base import Engine
+from server.jobs import queue
+from server.jobs.errors import JobError
+from server.jobs.pipeline import run_job
+from server.jobs.webhooks import deliver_due
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._progress: dict[str, float] = {}
+        self._progress_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self.settings.workers):
+            self._threads.append(threading.Thread(target=self._work, name=f"worker-{i}", daemon=True))
+        self._threads.append(threading.Thread(target=self._upkeep, name="upkeep", daemon=True))
+        self._threads.append(threading.Thread(target=self._webhooks, name="webhooks", daemon=True))
+        for t in self._threads:
+            t.start()
+        log.info("worker pool %s started with %d workers", self.owner, self.settings.workers)
+
+    def stop(self, grace_s: float | None = None) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + (self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        for t in self._threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        handed = queue.hand_back(self.owner)
+        if handed:
+            log.info("handed %d unfinished jobs back to the queue", handed)
+
+    @property
+    def running(self) -> int:
+        with self._progress_lock:
+            return len(self._progress)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = queue.claim_next(self.owner, self.settings.lease_seconds)
+            except Exception:
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                self._stop.wait(self.settings.poll_interval_s)
+                continue
+            self._run(job)
+
+    def _run(self, job: queue.ClaimedJob) -> None:
+        extra = {"transcript_id": job.id}
+        log.info("processing (attempt %d)", job.attempt, extra=extra)
+        with self._progress_lock:
+            self._progress[job.id] = 0.0
+        started = time.monotonic()
+
+        def progress(fraction: float) -> None:
+            with self._progress_lock:
+                self._progress[job.id] = fraction
+
+        try:
+            outcome = run_job(job, self.engine, self.settings, progress)
+            done = queue.finish(
+                job.id, self.owner, result=outcome.result, audio_duration=outcome.audio_duration
+            )
+            status = "completed"
+        except JobError as exc:
+            done = queue.finish(job.id, self.owner, error=exc.message)
+            status = f"error: {exc.message}"
+        except Exception:
+            log.exception("job crashed", extra=extra)
+            done = queue.finish(job.id, self.owner, error=errors.SERVER_ERROR)
+            status = "error: crash"
+        finally:
+            with self._progress_lock:
+                self._progress.pop(job.id, None)
+        elapsed = time.monotonic() - started
+        if done:
+            log.info("%s in %.2fs", status, elapsed, extra=extra)
+        else:
+            log.warning("lease lost; result dropped (another worker owns the job)", extra=extra)
+
+    def _upkeep(self) -> None:
+        """Heartbeats (a third of a lease apart, at most 1 s) and requeue of dead workers' jobs."""
+        interval = min(1.0, max(0.2, self.settings.lease_seconds / 3))
+        while not self._stop.wait(interval):
+            try:
+                with self._progress_lock:
+                    snapshot = dict(self._progress)
+                queue.renew_leases(self.owner, snapshot, self.settings.lease_seconds)
+                requeued = queue.requeue_expired()
+                if requeued:
+                    log.warning("requeued %d jobs whose worker stopped renewing its lease", requeued)
+            except Exception:
+                log.exception("upkeep failed")
+
+    def _webhooks(self) -> None:
+        """Apart from upkeep, so a slow receiver never delays a heartbeat."""
+        while not self._stop.wait(0.5):
+            try:
+                deliver_due(self.owner, self.settings)
+            except Exception:
+                log.exception("webhook delivery failed")

@@ -1,0 +1,67 @@
+"""What is in a media file (duration, channels, codec) without decoding all of it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import av
+
+from server.media._container import iter_frames, open_audio
+from server.media.errors import transcoding_failed
+
+
+@dataclass
+class MediaInfo:
+    duration_s: float
+    channels: int
+    sample_rate: int
+    codec: str  # ffmpeg's canonical codec name: "mp3", "flac", "opus", "aac", "pcm_s16le"
+    container: str  # ffmpeg's demuxer name: "wav", "flac", "ogg", "mov,mp4,m4a,3gp,3g2,mj2", ...
+    tags: dict[str, str] = field(default_factory=dict)  # container + audio-stream metadata, keys lowercased
+
+
+def probe(path: str | os.PathLike[str]) -> MediaInfo:
+    """Describe the audio stream of ``path``.
+
+    The duration is the one the container declares; only when it declares none (e.g. MediaRecorder
+    webm) is the stream decoded to count samples. The first audio frame is always decoded, so a file
+    that opens but cannot produce sound fails here rather than later in the job.
+    """
+    with open_audio(path) as (container, stream):
+        declared = _declared_duration(container, stream)
+        counted = 0.0
+        first: av.AudioFrame | None = None
+        for frame in iter_frames(container, stream):
+            if first is None:
+                first = frame
+                if declared is not None:
+                    break
+            counted += frame.samples / (frame.sample_rate or stream.sample_rate or 1)
+        if first is None:
+            raise transcoding_failed(path)
+        cc = stream.codec_context
+        tags = {str(k).lower(): str(v) for k, v in container.metadata.items()}
+        tags.update({str(k).lower(): str(v) for k, v in stream.metadata.items()})
+        return MediaInfo(
+            duration_s=declared if declared is not None else counted,
+            channels=int(cc.channels or first.layout.nb_channels),
+            sample_rate=int(stream.sample_rate or first.sample_rate),
+            codec=_codec_name(stream),
+            container=container.format.name,
+            tags=tags,
+        )
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration and container.duration > 0:
+        return container.duration / av.time_base
+    return None
+
+
+def _codec_name(stream: av.AudioStream) -> str:
+    """The format-level name ("mp3"), not the decoder's ("mp3float"), as ffprobe reports it."""
+    codec = stream.codec_context.codec
+    return getattr(codec, "canonical_name", None) or codec.name

@@ -1,0 +1,36 @@
+"""How much of a recording is speech, for the API's `speech_threshold` (CONTRACT §4.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+SAMPLE_RATE = 16000
+
+# Silero VAD's own defaults rather than faster-whisper's transcription defaults: those pad every
+# speech chunk by 400 ms and bridge pauses up to 2 s, which is right for cutting audio to transcribe
+# but would count most pauses as speech here.
+MEASURE_OPTIONS = VadOptions(
+    threshold=0.5, min_speech_duration_ms=250, min_silence_duration_ms=100, speech_pad_ms=30
+)
+
+
+def speech_fraction(samples16k: np.ndarray, options: VadOptions | None = None) -> float:
+    """Fraction (0..1) of the duration of 16 kHz mono ``samples16k`` that Silero VAD marks as speech."""
+    audio = np.asarray(samples16k, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError("speech_fraction expects mono samples of shape (n,)")
+    total = audio.shape[0]
+    if total == 0:
+        return 0.0
+    chunks = get_speech_timestamps(audio, options or MEASURE_OPTIONS, sampling_rate=SAMPLE_RATE)
+    # Padding can make neighbouring chunks overlap: count the union, not the sum.
+    covered = 0
+    reach = 0
+    for chunk in sorted(chunks, key=lambda c: c["start"]):
+        start = max(int(chunk["start"]), reach, 0)
+        end = min(int(chunk["end"]), total)
+        if end > start:
+            covered += end - start
+        reach = max(reach, end)
+    return min(1.0, covered / total)

@@ -1,0 +1,90 @@
+"""Accounts and API keys: creation, lookup by key, limits. Keys are stored as SHA-256 hashes only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.config import Settings
+from server.db.models import Account, ApiKey
+
+TIERS = ("free", "paid")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def default_limits(tier: str, settings: Settings) -> tuple[int, int]:
+    if tier == "free":
+        return settings.free_async_limit, settings.free_realtime_limit
+    return settings.paid_async_limit, settings.paid_realtime_limit
+
+
+@dataclass
+class NewKey:
+    account_id: str
+    key: str
+
+
+def create_account(
+    db: Session,
+    settings: Settings,
+    *,
+    name: str,
+    tier: str,
+    async_limit: int | None = None,
+    realtime_limit: int | None = None,
+    key: str | None = None,
+) -> NewKey:
+    """Create an account with one API key; returns the key (the only time it is visible)."""
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {TIERS}")
+    a_default, r_default = default_limits(tier, settings)
+    account = Account(
+        name=name,
+        tier=tier,
+        async_limit=a_default if async_limit is None else async_limit,
+        realtime_limit=r_default if realtime_limit is None else realtime_limit,
+    )
+    db.add(account)
+    db.flush()
+    return NewKey(account.id, add_key(db, account.id, name=name, key=key))
+
+
+def add_key(db: Session, account_id: str, *, name: str, key: str | None = None) -> str:
+    key = key or secrets.token_hex(16)
+    db.add(ApiKey(account_id=account_id, name=name, key_hash=hash_key(key), prefix=key[:6]))
+    db.flush()
+    return key
+
+
+def account_for_key(db: Session, key: str) -> Account | None:
+    return db.execute(
+        select(Account)
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def list_accounts(db: Session) -> list[tuple[Account, list[ApiKey]]]:
+    accounts = db.execute(select(Account).order_by(Account.created_at)).scalars().all()
+    keys = db.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars().all()
+    return [(a, [k for k in keys if k.account_id == a.id]) for a in accounts]
+
+
+def ensure_bootstrap_accounts(db: Session, settings: Settings) -> str | None:
+    """Make sure the configured key exists; on a fresh database, create a development key.
+
+    Returns a newly created development key (to be logged once) or None.
+    """
+    if settings.api_key and account_for_key(db, settings.api_key) is None:
+        create_account(db, settings, name="LOCALSCRIBE_API_KEY", tier="paid", key=settings.api_key)
+        return None
+    if db.execute(select(func.count()).select_from(Account)).scalar_one() == 0:
+        return create_account(db, settings, name="development", tier="paid").key
+    return None

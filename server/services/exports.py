@@ -1,0 +1,48 @@
+"""Exports derived on request from a completed transcript's stored words (CONTRACT §2.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server import errors
+from server.db.models import Transcript
+from server.text.captions import to_srt, to_vtt
+from server.text.sentences import split_paragraphs, split_sentences
+from server.text.types import Word
+from server.text.word_search import search_words
+
+
+def _words(t: Transcript) -> list[Word]:
+    """Words of a completed transcript; a deleted one has none (CHOICE §2.5)."""
+    if t.status != "completed":
+        raise errors.ApiError(400, errors.NOT_COMPLETED.format(status=t.status))
+    if t.deleted_at is not None or not t.result:
+        return []
+    return t.result.get("words") or []
+
+
+def _envelope(t: Transcript, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    result = t.result or {}
+    return {
+        "id": t.id,
+        "confidence": result.get("confidence") or 0.0,
+        "audio_duration": float(t.audio_duration or 0),
+        key: items,
+    }
+
+
+def sentences(t: Transcript) -> dict[str, Any]:
+    return _envelope(t, "sentences", split_sentences(_words(t)))
+
+
+def paragraphs(t: Transcript) -> dict[str, Any]:
+    return _envelope(t, "paragraphs", split_paragraphs(_words(t)))
+
+
+def subtitles(t: Transcript, fmt: str, chars_per_caption: int | None) -> str:
+    words = _words(t)
+    return to_srt(words, chars_per_caption) if fmt == "srt" else to_vtt(words, chars_per_caption)
+
+
+def word_search(t: Transcript, terms: list[str]) -> dict[str, Any]:
+    return {"id": t.id, **search_words(_words(t), terms)}

@@ -1,0 +1,169 @@
+"""What a transcript request means: create (queue), get, list with pagination, delete."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.clock import utcnow
+from server.db.models import Account, Transcript, Upload
+from server.jobs.queue import processing_count
+from server.services.transcript_view import render_list_item
+from server.services.uploads import delete_upload
+
+_UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def create_transcript(db: Session, account: Account, params: dict[str, Any]) -> Transcript:
+    """Store a validated request as a `queued` job; the scheduler admits it when a slot is free."""
+    audio_url = params["audio_url"]
+    upload = _own_upload(db, account, audio_url)
+    throttled = True if processing_count(db, account.id) >= account.async_limit else None
+    t = Transcript(
+        account_id=account.id,
+        status="queued",
+        throttled=throttled,
+        audio_url=audio_url,
+        upload_id=upload.id if upload else None,
+        params=params,
+    )
+    db.add(t)
+    db.flush()
+    return t
+
+
+def _own_upload(db: Session, account: Account, audio_url: str) -> Upload | None:
+    """An `upload_url` of ours must belong to the same account (CONTRACT §1: 403 otherwise)."""
+    match = _UPLOAD_PATH.match(urlsplit(audio_url).path)
+    if not match:
+        return None
+    upload = db.get(Upload, match.group(1))
+    if upload is None:
+        return None  # not one of ours after all (e.g. another server's URL): download it
+    if upload.account_id != account.id:
+        raise errors.ApiError(403, errors.CANNOT_ACCESS_UPLOAD)
+    return upload
+
+
+def get_transcript(db: Session, account: Account, transcript_id: str) -> Transcript:
+    """Unknown ids and other accounts' ids look the same: 400 lookup error (CONTRACT §4.1)."""
+    t = db.get(Transcript, transcript_id) if _UUID.match(transcript_id) else None
+    if t is None or t.account_id != account.id:
+        raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
+    return t
+
+
+def delete_transcript(db: Session, account: Account, transcript_id: str, data_dir: Path) -> Transcript:
+    t = get_transcript(db, account, transcript_id)
+    if t.status in ("queued", "processing"):
+        raise errors.ApiError(400, errors.STILL_PROCESSING)
+    if t.deleted_at is None:
+        t.deleted_at = utcnow()
+        t.result = None
+        if t.upload_id:
+            delete_upload(db, t.upload_id)
+        for path in (data_dir / "downloads").glob(f"{t.id}*"):
+            path.unlink(missing_ok=True)
+        for path in (data_dir / "results").glob(f"{t.id}*"):
+            path.unlink(missing_ok=True)
+    return t
+
+
+def list_transcripts(db: Session, account: Account, query: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """Newest first; `prev_url` pages to older items, `next_url` to newer (CONTRACT §2.4)."""
+    limit: int = query["limit"]
+    stmt = select(Transcript).where(Transcript.account_id == account.id)
+    if query.get("throttled_only"):
+        stmt = stmt.where(Transcript.throttled.is_(True), Transcript.status == "queued")
+    elif query.get("status"):
+        stmt = stmt.where(Transcript.status == query["status"])
+    if query.get("created_on"):
+        day = datetime.combine(query["created_on"], datetime.min.time())
+        stmt = stmt.where(Transcript.created_at >= day, Transcript.created_at < day + timedelta(days=1))
+    stmt = stmt.where(Transcript.created_at >= utcnow() - timedelta(days=90))
+
+    before = _anchor(db, account, query.get("before_id"))
+    after = _anchor(db, account, query.get("after_id"))
+    if (
+        before is not None
+        and after is not None
+        and (after.created_at, after.id) >= (before.created_at, before.id)
+    ):
+        raise errors.ApiError(400, errors.LIST_BOUNDS_INVERTED)
+    if before is not None:
+        stmt = stmt.where(_older_than(before))
+    if after is not None:
+        # the page of newer items that sits right after the anchor, shown newest first like every page
+        rows = (
+            db.execute(
+                stmt.where(_newer_than(after))
+                .order_by(Transcript.created_at.asc(), Transcript.id.asc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        items = list(reversed(rows))
+    else:
+        items = list(
+            db.execute(stmt.order_by(Transcript.created_at.desc(), Transcript.id.desc()).limit(limit))
+            .scalars()
+            .all()
+        )
+
+    carried = {k: v for k, v in _query_strings(query).items() if k not in ("before_id", "after_id")}
+    has_older = bool(items) and db.execute(stmt.where(_older_than(items[-1])).limit(1)).first() is not None
+
+    def url(**extra: str) -> str:
+        return f"{base_url}/v2/transcript?{urlencode({**carried, **extra})}"
+
+    return {
+        "page_details": {
+            "limit": limit,
+            "result_count": len(items),
+            "current_url": url(
+                **{k: v for k, v in _query_strings(query).items() if k in ("before_id", "after_id")}
+            ),
+            "prev_url": url(before_id=items[-1].id) if has_older else None,
+            "next_url": url(after_id=items[0].id) if items else None,
+        },
+        "transcripts": [render_list_item(t, base_url) for t in items],
+    }
+
+
+def _anchor(db: Session, account: Account, transcript_id: str | None) -> Transcript | None:
+    if not transcript_id:
+        return None
+    return get_transcript(db, account, transcript_id)
+
+
+def _older_than(t: Transcript) -> Any:
+    return or_(
+        Transcript.created_at < t.created_at,
+        and_(Transcript.created_at == t.created_at, Transcript.id < t.id),
+    )
+
+
+def _newer_than(t: Transcript) -> Any:
+    return or_(
+        Transcript.created_at > t.created_at,
+        and_(Transcript.created_at == t.created_at, Transcript.id > t.id),
+    )
+
+
+def _query_strings(query: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {"limit": str(query["limit"])}
+    for key in ("status", "created_on", "before_id", "after_id"):
+        if query.get(key):
+            out[key] = str(query[key])
+    if query.get("throttled_only"):
+        out["throttled_only"] = "true"
+    return out
