@@ -41,6 +41,8 @@ WORD_BOOST_UNSUPPORTED = "'{term}' was included in the word boost list but conta
 # validation wording family (§4.1 CHOICE)
 MUST_BE_TYPE = "{param} must be {article} {type}"
 MUST_BE_BETWEEN = "{param} must be between {min} and {max}"
+MUST_BE_AT_LEAST = "{param} must be at least {min}"
+MUST_BE_URL = "{param} must be a valid URL"
 MUST_BE_ONE_OF = "{param} must be one of: {values}"
 MUST_BE_VALID_ID = "{param} must be a valid transcript id"
 MUST_BE_DATE = "{param} must be a date in the format YYYY-MM-DD"

@@ -167,6 +167,12 @@ def test_empty_and_oversized_uploads(start_server) -> None:
     assert c.get("/health").status_code == 200
 
 
+def create(client: httpx.Client, body: dict) -> str:
+    r = client.post("/v2/transcript", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
 def _make_bad_media(root: Path, jfk: Path) -> None:
     import av
     import numpy as np
@@ -195,11 +201,9 @@ def test_bad_media_and_downloads_end_in_error(client: httpx.Client, tmp_path: Pa
             "http://127.0.0.1:9/nothing.wav": "Download error, unable to download http://127.0.0.1:9/nothing.wav."
             " Please make sure the file exists and is accessible from the internet.",
         }
-        ids = {url: client.post("/v2/transcript", json={"audio_url": url}).json()["id"] for url in cases}
-        bad = {
-            name: client.post("/v2/transcript", json={"audio_url": f"{base}/{name}"}).json()["id"]
-            for name in ("page.html", "random.bin", "empty.wav", "truncated.flac", "video.mp4")
-        }
+        ids = {url: create(client, {"audio_url": url}) for url in cases}
+        names = ("page.html", "random.bin", "empty.wav", "truncated.flac", "video.mp4")
+        bad = {name: create(client, {"audio_url": f"{base}/{name}"}) for name in names}
         for url, message in cases.items():
             done = wait_for(client, ids[url])
             assert (done["status"], done["error"]) == ("error", message)

@@ -1,4 +1,4 @@
-"""server.api.transcript_params: POST/GET /v2/transcript request validation (CONTRACT §2.2, §2.4, §4)."""
+"""server.services.transcript_params: POST/GET /v2/transcript request validation (CONTRACT §2.2, §2.4, §4)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from server import errors
-from server.api.transcript_params import (
+from server.errors import MUST_BE_AT_LEAST, ApiError
+from server.languages import CHECKED_PARAMS
+from server.services.transcript_params import (
     _TYPE_NAMES,
     ECHO_FIELDS,
-    MUST_BE_AT_LEAST,
     PARAMS,
     PII_POLICIES,
     SUMMARY_MODELS,
@@ -26,8 +27,6 @@ from server.api.transcript_params import (
     validate_list_query,
     validate_transcript_request,
 )
-from server.errors import ApiError
-from server.languages import CHECKED_PARAMS
 
 URL = "https://example.com/audio.mp3"
 DEFAULT_MODELS = ["universal-3-pro", "universal-2"]

@@ -15,7 +15,14 @@ from server.services.accounts import account_for_key
 
 
 def get_db() -> Iterator[Session]:
+    """A session for requests that write."""
     with session_scope() as db:
+        yield db
+
+
+def read_db() -> Iterator[Session]:
+    """A session for requests that only read (concurrent with writers on SQLite's WAL)."""
+    with session_scope(write_lock=False) as db:
         yield db
 
 
@@ -29,7 +36,7 @@ def api_key_from(value: str | None) -> str | None:
     return value or None
 
 
-def current_account(request: Request, db: Session = Depends(get_db)) -> Account:
+def current_account(request: Request, db: Session = Depends(read_db)) -> Account:
     key = api_key_from(request.headers.get("authorization"))
     account = account_for_key(db, key) if key else None
     if account is None:

@@ -57,8 +57,13 @@ def _factories() -> tuple[sessionmaker[Session], sessionmaker[Session]]:
 
 
 @contextmanager
-def session_scope(*, write_lock: bool = False) -> Iterator[Session]:
-    """A transaction that commits on success. `write_lock`: serialise with other writers (SQLite)."""
+def session_scope(*, write_lock: bool = True) -> Iterator[Session]:
+    """A transaction that commits on success.
+
+    On SQLite a transaction that reads and then writes cannot upgrade its lock once another writer has
+    committed ("database is locked" at once, no busy wait), so every transaction that may write takes the
+    writer lock when it begins; pure reads pass `write_lock=False` and run concurrently under WAL.
+    """
     factory = _factories()[1 if write_lock else 0]
     with factory() as session, session.begin():
         yield session

@@ -48,7 +48,7 @@ def _queued_exists() -> Any:
 
 def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
     """Take the next job this node may run, or None. Safe to call from many threads and processes."""
-    with session_scope() as db:  # cheap look without the writer lock: most polls find nothing
+    with session_scope(write_lock=False) as db:  # cheap look without the writer lock: most polls find nothing
         if db.execute(select(Transcript.id).where(Transcript.status == "queued").limit(1)).first() is None:
             return None
     with session_scope(write_lock=True) as db:
@@ -125,7 +125,9 @@ def finish(
     so every job completes exactly once.
     """
     status = "error" if error is not None else "completed"
-    with session_scope() as db:
+    # write_lock: on SQLite a deferred transaction that reads and then writes fails at once ("database is
+    # locked") when another process wrote in between; BEGIN IMMEDIATE waits for the writer lock instead.
+    with session_scope(write_lock=True) as db:
         job = db.execute(
             select(Transcript)
             .where(

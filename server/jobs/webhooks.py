@@ -73,7 +73,7 @@ def _post(url: str, payload: dict, headers: dict[str, str], timeout_s: float) ->
 
 
 def _record(delivery_id: str, code: int | None, settings: Settings) -> None:
-    with session_scope() as db:
+    with session_scope(write_lock=True) as db:  # reads then writes: take SQLite's writer lock up front
         d = db.get(WebhookDelivery, delivery_id)
         if d is None:
             return

@@ -67,7 +67,10 @@ class WorkerPool:
             if job is None:
                 self._stop.wait(self.settings.poll_interval_s)
                 continue
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception:  # never lose the thread: the pool would shrink silently
+                log.exception("recording the outcome failed", extra={"transcript_id": job.id})
 
     def _run(self, job: queue.ClaimedJob) -> None:
         extra = {"transcript_id": job.id}
@@ -82,17 +85,15 @@ class WorkerPool:
 
         try:
             outcome = run_job(job, self.engine, self.settings, progress)
-            done = queue.finish(
-                job.id, self.owner, result=outcome.result, audio_duration=outcome.audio_duration
-            )
+            fields: dict = {"result": outcome.result, "audio_duration": outcome.audio_duration}
             status = "completed"
         except JobError as exc:
-            done = queue.finish(job.id, self.owner, error=exc.message)
-            status = f"error: {exc.message}"
+            fields, status = {"error": exc.message}, f"error: {exc.message}"
         except Exception:
             log.exception("job crashed", extra=extra)
-            done = queue.finish(job.id, self.owner, error=errors.SERVER_ERROR)
-            status = "error: crash"
+            fields, status = {"error": errors.SERVER_ERROR}, "error: crash"
+        try:  # a failure to record is not the job's fault: the lease runs out and the job is retried
+            done = queue.finish(job.id, self.owner, **fields)
         finally:
             with self._progress_lock:
                 self._progress.pop(job.id, None)

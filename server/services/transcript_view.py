@@ -6,6 +6,7 @@ from typing import Any
 
 from server.clock import iso
 from server.db.models import Transcript
+from server.services.transcript_params import echo_fields
 
 # Every property of OA `#/components/schemas/Transcript` (additionalProperties: false), in spec order.
 TRANSCRIPT_KEYS: tuple[str, ...] = (
@@ -114,7 +115,7 @@ def render_transcript(t: Transcript) -> dict[str, Any]:
     if t.deleted_at is not None:
         return _render_deleted(t)
     out: dict[str, Any] = dict.fromkeys(TRANSCRIPT_KEYS)
-    out.update({k: v for k, v in t.params.items() if k in out})
+    out.update(echo_fields(t.params))
     out.update(
         id=t.id,
         status=t.status,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from server.db.session import session_scope
+from server.jobs.metrics import render
 
 router = APIRouter()
 
@@ -20,7 +22,7 @@ def health() -> dict[str, str]:
 def ready(request: Request) -> JSONResponse:
     checks: dict[str, bool] = {}
     try:
-        with session_scope() as db:
+        with session_scope(write_lock=False) as db:
             db.execute(text("SELECT 1"))
         checks["database"] = True
     except Exception:
@@ -29,3 +31,8 @@ def ready(request: Request) -> JSONResponse:
     checks["model"] = node.engine_ready()
     ok = all(checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(render(), media_type=CONTENT_TYPE_LATEST)

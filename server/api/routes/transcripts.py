@@ -10,29 +10,33 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.api.deps import base_url, current_account, get_db
-from server.api.transcript_params import validate_list_query, validate_transcript_request
+from server.api.deps import base_url, current_account, get_db, read_db
 from server.config import Settings, get_settings
 from server.db.models import Account
 from server.services import exports
 from server.services import transcripts as svc
+from server.services.transcript_params import validate_list_query, validate_transcript_request
 from server.services.transcript_view import render_transcript
 from server.speech_models import known_speech_models
 
 router = APIRouter(prefix="/v2/transcript")
 
 
-@router.post("")
-async def create(
-    request: Request,
-    db: Session = Depends(get_db),
-    account: Account = Depends(current_account),
-    settings: Settings = Depends(get_settings),
-) -> dict[str, Any]:
+async def json_body(request: Request) -> Any:
     try:
-        body = json.loads(await request.body())
+        return json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         raise errors.ApiError(400, errors.INVALID_JSON) from None
+
+
+@router.post("")
+def create(
+    account: Account = Depends(current_account),  # first: a request without a key gets 401, never 400
+    body: Any = Depends(json_body),
+    db: Session = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    # a plain `def` route: FastAPI runs it in a thread, so a database wait never blocks the event loop
     params = validate_transcript_request(
         body,
         default_speech_models=settings.default_speech_models,
@@ -44,7 +48,7 @@ async def create(
 @router.get("")
 def list_(
     request: Request,
-    db: Session = Depends(get_db),
+    db: Session = Depends(read_db),
     account: Account = Depends(current_account),
     base: str = Depends(base_url),
 ) -> dict[str, Any]:
@@ -53,7 +57,7 @@ def list_(
 
 @router.get("/{transcript_id}")
 def get(
-    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return render_transcript(svc.get_transcript(db, account, transcript_id))
 
@@ -70,14 +74,14 @@ def delete(
 
 @router.get("/{transcript_id}/sentences")
 def sentences(
-    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return exports.sentences(svc.get_transcript(db, account, transcript_id))
 
 
 @router.get("/{transcript_id}/paragraphs")
 def paragraphs(
-    transcript_id: str, db: Session = Depends(get_db), account: Account = Depends(current_account)
+    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return exports.paragraphs(svc.get_transcript(db, account, transcript_id))
 
@@ -86,7 +90,7 @@ def paragraphs(
 def word_search(
     transcript_id: str,
     request: Request,
-    db: Session = Depends(get_db),
+    db: Session = Depends(read_db),
     account: Account = Depends(current_account),
 ) -> dict:
     t = svc.get_transcript(db, account, transcript_id)
@@ -101,7 +105,7 @@ def subtitles(
     transcript_id: str,
     subtitle_format: str,
     request: Request,
-    db: Session = Depends(get_db),
+    db: Session = Depends(read_db),
     account: Account = Depends(current_account),
 ) -> PlainTextResponse:
     if subtitle_format not in ("srt", "vtt"):

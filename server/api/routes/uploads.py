@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from server import errors
 from server.api.deps import base_url, current_account
@@ -13,6 +15,11 @@ from server.db.session import session_scope
 from server.services.uploads import receive_upload, record_upload
 
 router = APIRouter()
+
+
+def _record(account_id: str, upload_id: str, path: Path, size: int) -> None:
+    with session_scope() as db:
+        record_upload(db, account_id, upload_id, path, size)
 
 
 @router.post("/v2/upload")
@@ -28,7 +35,5 @@ async def upload(
     upload_id, path, size = await receive_upload(
         request.stream(), settings.uploads_dir, settings.max_upload_bytes
     )
-    db: Session
-    with session_scope() as db:
-        record_upload(db, account.id, upload_id, path, size)
+    await run_in_threadpool(_record, account.id, upload_id, path, size)  # keep the event loop free
     return {"upload_url": f"{base}/v2/upload/{upload_id}"}

@@ -21,12 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server import errors
-from server.errors import ApiError
+from server.errors import MUST_BE_AT_LEAST, MUST_BE_URL, ApiError
 from server.languages import is_known_language, normalize_language_code, unavailable_addons
-
-# Wordings errors.py lacks (same family as MUST_BE_BETWEEN / MUST_BE_VALID_ID).
-MUST_BE_AT_LEAST = "{param} must be at least {min}"
-MUST_BE_URL = "{param} must be a valid URL"
 
 # --- enums, copied from the OpenAPI spec in spec order (tests compare them) -------------------------------
 PII_POLICIES: tuple[str, ...] = (
