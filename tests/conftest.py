@@ -76,3 +76,24 @@ def create_key(server: ServerProcess, *, tier: str = "paid", **limits: int) -> s
         args += [f"--{name.replace('_', '-')}", str(value)]
     out = subprocess.run(args, env=server.env, capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+@pytest.fixture
+def real_sdk(start_server: StartServer) -> Iterator[aai.Transcriber]:
+    """The SDK against a server with the real engine; `tiny.en` serves `nano`, `base` everything else."""
+    server = start_server(
+        LOCALSCRIBE_ENGINE="whisper",
+        LOCALSCRIBE_MODEL="base",
+        LOCALSCRIBE_WORKERS="1",
+        LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
+    )
+    aai.settings.base_url = server.url
+    aai.settings.api_key = API_KEY
+    aai.settings.polling_interval = 0.2
+    yield aai.Transcriber()
+    aai.settings.base_url = "https://api.assemblyai.com"
+
+
+def raw_body(path: str) -> dict:
+    """A body exactly as the server sent it (the SDK's json_response is re-serialised by pydantic)."""
+    return httpx.get(f"{aai.settings.base_url}{path}", headers={"Authorization": API_KEY}).json()

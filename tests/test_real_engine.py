@@ -4,13 +4,11 @@ database code is the same as in the mock tests, the point here is the engine).""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import assemblyai as aai
-import httpx
 import pytest
 
-from tests.support.server import API_KEY
+from tests.conftest import raw_body
 from tests.support.spec import AUDIO, assert_matches
 
 pytestmark = pytest.mark.real
@@ -21,25 +19,7 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-def real_sdk(start_server, tmp_path: Path):
-    """One server with the real engine; `tiny.en` serves `nano`, `base` everything else."""
-    server = start_server(LOCALSCRIBE_ENGINE="whisper", LOCALSCRIBE_MODEL="base", LOCALSCRIBE_WORKERS="1",
-                          LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"))
-    aai.settings.base_url = server.url
-    aai.settings.api_key = API_KEY
-    aai.settings.polling_interval = 0.2
-    yield aai.Transcriber()
-    aai.settings.base_url = "https://api.assemblyai.com"
-
-
 GERMAN = AUDIO / "de_thorsten_1386ecbb98a8f46dd0b0eb75d68ee0d0.wav"
-
-
-def _raw(transcript_id: str) -> dict:
-    """The body exactly as the server sent it (the SDK's json_response is re-serialised by pydantic)."""
-    url = f"{aai.settings.base_url}/v2/transcript/{transcript_id}"
-    return httpx.get(url, headers={"Authorization": API_KEY}).json()
 
 
 def _manifest() -> dict[str, dict]:
@@ -61,7 +41,7 @@ def test_jfk_with_tiny_en_word_timestamps(real_sdk: aai.Transcriber) -> None:
     country = [w for w in words if w.text.lower().startswith("country")]
     assert len(country) == 2 and country[-1].end <= 11_000
     assert all(0 < w.confidence <= 1 for w in words)
-    assert_matches("Transcript", _raw(transcript.id))
+    assert_matches("Transcript", raw_body(f"/v2/transcript/{transcript.id}"))
 
 
 def test_unformatted_text_is_lowercase_without_punctuation(real_sdk: aai.Transcriber) -> None:
@@ -89,7 +69,7 @@ def test_language_detection_with_base(real_sdk: aai.Transcriber, clip: str, lang
     ref_words = [w.strip(".,;:!?¿¡\"'") for w in reference.split()]
     hits = sum(1 for w in ref_words if w in said)
     assert hits / len(ref_words) > 0.5, (transcript.text, reference)
-    assert_matches("Transcript", _raw(transcript.id))
+    assert_matches("Transcript", raw_body(f"/v2/transcript/{transcript.id}"))
 
 
 def test_english_only_model_cannot_serve_german(real_sdk: aai.Transcriber) -> None:

@@ -19,12 +19,14 @@ from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
+from server.media.channels import split_channels
 from server.media.decode import decode
 from server.media.errors import MediaError
 from server.media.probe import probe
 from server.media.speech import speech_fraction
 from server.text.formatting import apply_options, join_text
 from server.text.types import Word
+from server.text.utterances import build_utterances, utterance_text
 
 MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
@@ -98,6 +100,7 @@ def _transcribe_file(
     api_model, local_model = _choose_model(engine, candidates, whisper_language, api_language)
 
     code_switching = bool((p.get("language_detection_options") or {}).get("code_switching"))
+    multichannel = bool(p.get("multichannel"))
     hotwords = [*(p.get("word_boost") or []), *(p.get("keyterms_prompt") or [])]
     options = TranscribeOptions(
         model=local_model,
@@ -105,23 +108,19 @@ def _transcribe_file(
         hotwords=hotwords,
         prompt=p.get("prompt") or (DISFLUENCY_PROMPT if p.get("disfluencies") else None),
         multilingual=code_switching,
-        vad_filter=code_switching,
+        vad_filter=code_switching or multichannel,  # a channel is often silent while the other speaks
         temperature=p.get("temperature"),
     )
     source = AudioSource(name=_file_name(job.audio_url) if job.upload_path is None else None, tags=info.tags)
-    result = engine.transcribe(samples, options, progress, source=source)
-
-    offset = start_ms or 0
-    words: list[Word] = [
-        {
-            "text": w.text,
-            "start": int(round(w.start * 1000)) + offset,
-            "end": int(round(w.end * 1000)) + offset,
-            "confidence": round(w.confidence, 4),
-            "speaker": None,
-        }
-        for w in result.words
-    ]
+    tracks = split_channels(path, start_ms=start_ms, end_ms=end_ms) if multichannel else [samples]
+    words: list[Word] = []
+    for index, track in enumerate(tracks):
+        channel = str(index + 1) if multichannel else None
+        result = engine.transcribe(track, options, _scaled(progress, index, len(tracks)), source=source)
+        words += [
+            _api_word(w.text, w.start, w.end, w.confidence, start_ms or 0, channel) for w in result.words
+        ]
+    words.sort(key=lambda w: (w["start"], w["end"]))
     words = apply_options(
         words,
         punctuate=p.get("punctuate", True),
@@ -130,8 +129,9 @@ def _transcribe_file(
         filter_profanity=p.get("filter_profanity", False),
         custom_spelling=p.get("custom_spelling"),
     )
+    utterances = build_utterances(words) if multichannel else None
     out: dict[str, Any] = {
-        "text": join_text(words),
+        "text": utterance_text(utterances) if utterances is not None else join_text(words),
         "words": words,
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
         "language_code": api_language,
@@ -139,7 +139,33 @@ def _transcribe_file(
     }
     if p.get("language_detection"):
         out["language_confidence"] = round(language_confidence or 0.0, 4)
+    if multichannel:
+        out["audio_channels"] = len(tracks)
+        out["utterances"] = utterances
     return JobOutcome(out, int(round(info.duration_s)))
+
+
+def _api_word(
+    text: str, start: float, end: float, confidence: float, offset_ms: int, channel: str | None
+) -> Word:
+    """Engine seconds → the API's word: ms from the start of the file; a channel is also its speaker."""
+    word: Word = {
+        "text": text,
+        "start": int(round(start * 1000)) + offset_ms,
+        "end": int(round(end * 1000)) + offset_ms,
+        "confidence": round(confidence, 4),
+        "speaker": channel,
+    }
+    if channel is not None:
+        word["channel"] = channel
+    return word
+
+
+def _scaled(progress: ProgressFn | None, index: int, count: int) -> ProgressFn | None:
+    """Progress of one of `count` channel passes, as a fraction of the whole job."""
+    if progress is None:
+        return None
+    return lambda fraction: progress((index + fraction) / count)
 
 
 def _check_speech_threshold(samples: np.ndarray, threshold: float | None) -> None:
