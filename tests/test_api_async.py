@@ -143,6 +143,17 @@ def test_body_that_is_not_json(client: httpx.Client) -> None:
         assert (r.status_code, r.json()) == (400, {"error": "Request body must be valid JSON"})
 
 
+def test_dual_channel_is_multichannel(client: httpx.Client, jfk: Path) -> None:
+    upload_url = client.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
+    created = client.post("/v2/transcript", json={"audio_url": upload_url, "dual_channel": True}).json()
+    assert created["multichannel"] is True
+    done = wait_for(client, created["id"])
+    assert done["audio_channels"] == 2  # jfk.flac is stereo
+    assert {w["channel"] for w in done["words"]} == {"1", "2"}
+    assert {u["channel"] for u in done["utterances"]} == {"1", "2"}
+    assert_matches("Transcript", done)
+
+
 def test_unknown_fields_are_ignored(client: httpx.Client) -> None:
     r = client.post("/v2/transcript", json={"audio_url": "https://x.test/a.mp3", "no_such_option": 1})
     assert r.status_code == 200 and "no_such_option" not in r.json()

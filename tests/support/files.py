@@ -35,7 +35,9 @@ def wait_for(client: httpx.Client, transcript_id: str, timeout: float = 60.0) ->
     """Poll until the transcript is completed or error, as the SDKs do."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = client.get(f"/v2/transcript/{transcript_id}").json()
+        r = client.get(f"/v2/transcript/{transcript_id}")
+        assert r.status_code == 200, r.text
+        body = r.json()
         if body["status"] in ("completed", "error"):
             return body
         time.sleep(0.05)
