@@ -15,18 +15,16 @@ import yaml
 from server import errors
 from server.errors import MUST_BE_AT_LEAST, ApiError
 from server.languages import CHECKED_PARAMS
-from server.services.transcript_params import (
-    _TYPE_NAMES,
+from server.services.list_params import TRANSCRIPT_STATUSES, validate_list_query
+from server.services.param_table import (
     ECHO_FIELDS,
     PARAMS,
     PII_POLICIES,
     SUMMARY_MODELS,
     SUMMARY_TYPES,
-    TRANSCRIPT_STATUSES,
-    echo_fields,
-    validate_list_query,
-    validate_transcript_request,
+    TYPE_NAMES,
 )
+from server.services.transcript_params import echo_fields, validate_transcript_request
 
 URL = "https://example.com/audio.mp3"
 DEFAULT_MODELS = ["universal-3-pro", "universal-2"]
@@ -116,7 +114,7 @@ _TYPE_CHECKED = [name for name in PARAMS if name not in ("audio_url", "speech_mo
 @pytest.mark.parametrize("name", _TYPE_CHECKED)
 def test_every_parameter_rejects_a_wrong_type(name: str) -> None:
     kind = PARAMS[name].kind
-    assert error(**{name: _WRONG_VALUE[kind]}) == errors.must_be_type(name, _TYPE_NAMES[kind])
+    assert error(**{name: _WRONG_VALUE[kind]}) == errors.must_be_type(name, TYPE_NAMES[kind])
 
 
 @pytest.mark.parametrize("name", _TYPE_CHECKED)
@@ -125,7 +123,7 @@ def test_null_only_where_nullable(name: str) -> None:
     if spec.nullable:
         assert ok(**{name: None})  # accepted
     else:
-        assert error(**{name: None}) == errors.must_be_type(name, _TYPE_NAMES[spec.kind])
+        assert error(**{name: None}) == errors.must_be_type(name, TYPE_NAMES[spec.kind])
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,8 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 continue
             now = utcnow()
             job.status = "processing"
-            job.throttled = False if job.throttled else None
+            # held back once (true, or false after a requeue) stays false; never held back stays null
+            job.throttled = None if job.throttled is None else False
             job.started_at = now
             job.lease_owner = owner
             job.lease_expires_at = now + timedelta(seconds=lease_seconds)

@@ -29,17 +29,18 @@ class WorkerPool:
         self.settings = settings
         self.engine = engine
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # no new claims or webhook sends
+        self._halt = threading.Event()  # no more heartbeats: set only once the drain is over
         self._progress: dict[str, float] = {}
         self._progress_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []  # job threads and the webhook sender
 
     def start(self) -> None:
         for i in range(self.settings.workers):
             self._threads.append(threading.Thread(target=self._work, name=f"worker-{i}", daemon=True))
-        self._threads.append(threading.Thread(target=self._upkeep, name="upkeep", daemon=True))
         self._threads.append(threading.Thread(target=self._webhooks, name="webhooks", daemon=True))
-        for t in self._threads:
+        upkeep = threading.Thread(target=self._upkeep, name="upkeep", daemon=True)
+        for t in [*self._threads, upkeep]:
             t.start()
         log.info("worker pool %s started with %d workers", self.owner, self.settings.workers)
 
@@ -48,6 +49,7 @@ class WorkerPool:
         deadline = time.monotonic() + (self.settings.shutdown_grace_s if grace_s is None else grace_s)
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._halt.set()  # heartbeats ran until now, so no other node took over a job still running
         handed = queue.hand_back(self.owner)
         if handed:
             log.info("handed %d unfinished jobs back to the queue", handed)
@@ -106,7 +108,7 @@ class WorkerPool:
     def _upkeep(self) -> None:
         """Heartbeats (a third of a lease apart, at most 1 s) and requeue of dead workers' jobs."""
         interval = min(1.0, max(0.2, self.settings.lease_seconds / 3))
-        while not self._stop.wait(interval):
+        while not self._halt.wait(interval):
             try:
                 with self._progress_lock:
                     snapshot = dict(self._progress)

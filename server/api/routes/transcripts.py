@@ -15,7 +15,8 @@ from server.config import Settings, get_settings
 from server.db.models import Account
 from server.services import exports
 from server.services import transcripts as svc
-from server.services.transcript_params import validate_list_query, validate_transcript_request
+from server.services.list_params import validate_list_query
+from server.services.transcript_params import validate_transcript_request
 from server.services.transcript_view import render_transcript
 from server.speech_models import known_speech_models
 
