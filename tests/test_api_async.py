@@ -65,6 +65,27 @@ def test_mock_text_comes_from_a_sidecar(start_server, tmp_path: Path, jfk: Path)
     assert [w["text"] for w in done["words"]][:2] == ["And", "so"]
 
 
+def test_mock_text_comes_from_a_tag(client: httpx.Client, tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    path = tmp_path / "tagged.flac"
+    with av.open(str(path), "w") as out:
+        out.metadata["LOCALSCRIBE_TEXT"] = "Hello from a tag."
+        stream = out.add_stream("flac", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 32000), dtype=np.int16), format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    upload_url = client.post("/v2/upload", content=path.read_bytes()).json()["upload_url"]
+    done = wait_for(client, create(client, {"audio_url": upload_url}))
+    assert done["text"] == "Hello from a tag."
+    # four words spread over the real 2 s: a 500 ms slot each, 90 % of it spoken
+    spans = [(w["start"], w["end"]) for w in done["words"]]
+    assert spans == [(0, 450), (500, 950), (1000, 1450), (1500, 1950)]
+    assert done["audio_duration"] == 2
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "nope"}, {"Authorization": ""}])
 def test_missing_or_wrong_key_is_401(server, headers: dict[str, str]) -> None:
     for method, path in [
