@@ -15,7 +15,8 @@ from server.services.accounts import account_for_key
 
 
 def get_db() -> Iterator[Session]:
-    """A session for requests that write."""
+    """A session for requests that write. Use as `Depends(get_db, scope="function")`: the commit must happen
+    before the response is sent, or a client's next request may not see what it just created."""
     with session_scope() as db:
         yield db
 

@@ -146,18 +146,23 @@ def finish(
         job.lease_owner = None
         job.lease_expires_at = None
         job.progress = 1.0
-        url = job.params.get("webhook_url")
-        if url:
-            db.add(
-                WebhookDelivery(
-                    transcript_id=job.id,
-                    url=url,
-                    payload={"transcript_id": job.id, "status": status},
-                    header_name=job.params.get("webhook_auth_header_name"),
-                    header_value=job.params.get("webhook_auth_header_value"),
-                )
-            )
+        _queue_webhook(db, job)
         return True
+
+
+def _queue_webhook(db: Session, job: Transcript) -> None:
+    """CONTRACT §9: a job that reaches `completed` or `error` notifies its webhook (same transaction)."""
+    url = job.params.get("webhook_url")
+    if url:
+        db.add(
+            WebhookDelivery(
+                transcript_id=job.id,
+                url=url,
+                payload={"transcript_id": job.id, "status": job.status},
+                header_name=job.params.get("webhook_auth_header_name"),
+                header_value=job.params.get("webhook_auth_header_value"),
+            )
+        )
 
 
 def renew_leases(owner: str, progress: dict[str, float], lease_seconds: float) -> None:
@@ -194,6 +199,7 @@ def requeue_expired() -> int:
                 job.status = "error"
                 job.error = errors.SERVER_ERROR
                 job.completed_at = now
+                _queue_webhook(db, job)
             else:
                 job.status = "queued"
         return len(expired)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from server.clock import utcnow
 from server.config import Settings
@@ -32,7 +32,6 @@ def deliver_due(owner: str, settings: Settings, batch: int = 20) -> int:
             db.execute(
                 select(WebhookDelivery)
                 .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
-                .where(or_(WebhookDelivery.lease_owner.is_(None), WebhookDelivery.lease_owner != owner))
                 .order_by(WebhookDelivery.next_attempt_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)

@@ -34,7 +34,7 @@ async def json_body(request: Request) -> Any:
 def create(
     account: Account = Depends(current_account),  # first: a request without a key gets 401, never 400
     body: Any = Depends(json_body),
-    db: Session = Depends(get_db),
+    db: Session = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     # a plain `def` route: FastAPI runs it in a thread, so a database wait never blocks the event loop
@@ -66,7 +66,7 @@ def get(
 @router.delete("/{transcript_id}")
 def delete(
     transcript_id: str,
-    db: Session = Depends(get_db),
+    db: Session = Depends(get_db, scope="function"),
     account: Account = Depends(current_account),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
