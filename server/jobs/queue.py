@@ -32,6 +32,7 @@ class ClaimedJob:
     upload_path: str | None
     params: dict[str, Any]
     attempt: int
+    queued_s: float  # how long it waited before this claim
 
 
 def processing_count(db: Session, account_id: str) -> int:
@@ -96,6 +97,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 upload.path if upload else None,
                 dict(job.params),
                 job.attempts,
+                (now - job.created_at).total_seconds(),
             )
     return None
 

@@ -16,7 +16,7 @@ import uuid
 from server import errors
 from server.config import Settings
 from server.engine.base import Engine
-from server.jobs import queue
+from server.jobs import metrics, queue
 from server.jobs.errors import JobError
 from server.jobs.pipeline import run_job
 from server.jobs.webhooks import deliver_due
@@ -100,6 +100,11 @@ class WorkerPool:
             with self._progress_lock:
                 self._progress.pop(job.id, None)
         elapsed = time.monotonic() - started
+        metrics.QUEUE_WAIT.observe(job.queued_s)
+        metrics.PROCESSING.observe(elapsed)
+        metrics.JOBS_FINISHED.labels("completed" if "result" in fields else "error").inc()
+        if fields.get("audio_duration"):
+            metrics.RTF.observe(elapsed / fields["audio_duration"])
         if done:
             log.info("%s in %.2fs", status, elapsed, extra=extra)
         else:
