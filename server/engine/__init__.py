@@ -16,14 +16,19 @@ def build_engine(settings: Settings) -> Engine:
             delay_s=settings.mock_delay_s,
             rtf=settings.mock_rtf,
         )
+    import os
+
     from server.engine.whisper import WhisperEngine
+
+    # Parallel jobs share the cores: more threads than cores slows everything (bench/throughput.py).
+    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.workers)
 
     return WhisperEngine(
         default_model=settings.model,
         models_dir=settings.models_dir,
         device=settings.device,
         compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads,
+        cpu_threads=threads,
         num_workers=settings.workers,
         beam_size=settings.beam_size,
     )
