@@ -38,6 +38,11 @@ class Node:
         if self.pool is not None:
             self.pool.stop()
 
+    def wake(self) -> None:
+        """A job was queued through this process: let an idle worker here take it without waiting to poll."""
+        if self.pool is not None:
+            self.pool.wake()
+
     def engine_ready(self) -> bool:
         """An API-only node has no model to wait for."""
         return self.engine is None or self.engine.is_ready()

@@ -30,6 +30,7 @@ class WorkerPool:
         self.engine = engine
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()  # no new claims or webhook sends
+        self._wake = threading.Event()  # a job was queued here: look now, not at the next poll
         self._halt = threading.Event()  # no more heartbeats: set only once the drain is over
         self._progress: dict[str, float] = {}
         self._progress_lock = threading.Lock()
@@ -46,6 +47,7 @@ class WorkerPool:
 
     def stop(self, grace_s: float | None = None) -> None:
         self._stop.set()
+        self._wake.set()
         deadline = time.monotonic() + (self.settings.shutdown_grace_s if grace_s is None else grace_s)
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -53,6 +55,10 @@ class WorkerPool:
         handed = queue.hand_back(self.owner)
         if handed:
             log.info("handed %d unfinished jobs back to the queue", handed)
+
+    def wake(self) -> None:
+        """Other processes' jobs are found by polling; this process's own are picked up at once."""
+        self._wake.set()
 
     @property
     def running(self) -> int:
@@ -67,7 +73,8 @@ class WorkerPool:
                 log.exception("claiming a job failed")
                 job = None
             if job is None:
-                self._stop.wait(self.settings.poll_interval_s)
+                self._wake.wait(self.settings.poll_interval_s)
+                self._wake.clear()
                 continue
             try:
                 self._run(job)

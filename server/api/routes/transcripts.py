@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,9 @@ def create(
     body: Any = Depends(json_body),
     db: Session = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
+    *,
+    request: Request,
+    after_response: BackgroundTasks,
 ) -> dict[str, Any]:
     # a plain `def` route: FastAPI runs it in a thread, so a database wait never blocks the event loop
     params = validate_transcript_request(
@@ -43,6 +46,7 @@ def create(
         default_speech_models=settings.default_speech_models,
         known_speech_models=known_speech_models(settings),
     )
+    after_response.add_task(request.app.state.node.wake)  # runs once the row is committed
     return render_transcript(svc.create_transcript(db, account, params))
 
 
