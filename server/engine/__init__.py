@@ -20,8 +20,11 @@ def build_engine(settings: Settings) -> Engine:
 
     from server.engine.whisper import WhisperEngine
 
-    # Parallel jobs share the cores: more threads than cores slows everything (bench/throughput.py).
-    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.workers)
+    # Parallel jobs share the cores: their threads together should not outnumber them (bench/throughput.py).
+    # One worker keeps CTranslate2's own default (0), which measured fastest in bench/async_rtf.py.
+    threads = settings.cpu_threads
+    if not threads and settings.workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // settings.workers)
 
     return WhisperEngine(
         default_model=settings.model,
