@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint models bench clean
+.PHONY: run test lint models tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,13 @@ run: models
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench migrations/env.py
 
-test: models lint
+test: models lint tools
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# espeak-ng synthesises speech with known words for a few real-engine tests (Debian package; root only)
+tools:
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q espeak-ng \
+		|| (apt-get update -q && apt-get install -y -q espeak-ng)) >/dev/null; } || echo "espeak-ng missing: its tests skip"
 
 bench: models
 	$(PY) bench/async_rtf.py

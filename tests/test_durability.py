@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import create_key
-from tests.support.files import wait_for
+from tests.support.files import until, wait_for
 from tests.support.server import API_KEY, ServerProcess
 
 
@@ -36,18 +36,8 @@ def _job_lines(procs: list[ServerProcess], pattern: str) -> Counter[str]:
     return counts
 
 
-def _until(predicate, timeout: float = 30.0, what: str = "condition"):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.03)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _who_runs(procs: list[ServerProcess], tid: str) -> ServerProcess:
-    return _until(
+    return until(
         lambda: next((p for p in procs if f"transcript_id={tid} processing" in p.log()), None),
         what=f"a process to start {tid}",
     )
@@ -64,9 +54,9 @@ def test_kill_9_then_restart_completes_every_job_once(start_server, jfk: Path) -
     c = _client(first, key)
     upload_url = c.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
     ids = [c.post("/v2/transcript", json={"audio_url": upload_url}).json()["id"] for _ in range(8)]
-    held_back = set(_until(lambda: _ids(c, throttled_only="true"), what="throttled jobs"))
+    held_back = set(until(lambda: _ids(c, throttled_only="true"), what="throttled jobs"))
     # kill while the second pair runs: two done, two processing, four still queued
-    _until(lambda: len(_ids(c, status="completed")) >= 2 and _ids(c, status="processing"), what="pair two")
+    until(lambda: len(_ids(c, status="completed")) >= 2 and _ids(c, status="processing"), what="pair two")
     first.kill()
     assert first.proc is not None and first.proc.returncode == -signal.SIGKILL
     done_before = set(_job_lines([first], "completed in "))
@@ -103,7 +93,7 @@ def test_sigterm_drains_and_hands_the_job_back(start_server, jfk: Path) -> None:
     with _client(first) as c:
         upload_url = c.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
         tid = c.post("/v2/transcript", json={"audio_url": upload_url}).json()["id"]
-        _until(lambda: c.get(f"/v2/transcript/{tid}").json()["status"] == "processing", what="processing")
+        until(lambda: c.get(f"/v2/transcript/{tid}").json()["status"] == "processing", what="processing")
         started = time.monotonic()
         assert first.proc is not None
         first.proc.send_signal(signal.SIGTERM)
@@ -137,7 +127,7 @@ def test_drain_keeps_the_lease_while_a_job_finishes_within_grace(start_server, j
     }
     api = start_server(args=["serve", "--no-workers"], **settings)
     workers = [start_server(args=["worker"], wait=False, **settings) for _ in range(2)]
-    _until(lambda: all("worker pool" in w.log() for w in workers), what="worker pools")
+    until(lambda: all("worker pool" in w.log() for w in workers), what="worker pools")
     with _client(api) as c:
         upload_url = c.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
         tid = c.post("/v2/transcript", json={"audio_url": upload_url}).json()["id"]

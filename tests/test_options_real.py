@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import wave
 from pathlib import Path
 
@@ -138,3 +140,17 @@ def test_language_confidence_threshold(real_sdk: aai.Transcriber) -> None:
     config = aai.TranscriptionConfig(language_detection=True, disfluencies=True)
     transcript = real_sdk.transcribe(str(AUDIO / "fr_fleurs_005.ogg"), config)
     assert transcript.error == "The following addons are not available in this language: disfluencies"
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make test installs it)")
+def test_filter_profanity_on_synthesised_speech(real_sdk: aai.Transcriber, tmp_path: Path) -> None:
+    speech = tmp_path / "swear.wav"
+    text = "This is a good example, you know, and the shit hit the fan yesterday."
+    subprocess.run(["espeak-ng", "-w", str(speech), text], check=True)
+    plain = real_sdk.transcribe(str(speech), aai.TranscriptionConfig(speech_models=NANO))
+    assert "shit" in _words(plain.text)
+    filtered = real_sdk.transcribe(
+        str(speech), aai.TranscriptionConfig(speech_models=NANO, filter_profanity=True)
+    )
+    assert "s***" in _words(filtered.text) and "shit" not in filtered.text.lower()
+    assert "fan" in _words(filtered.text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.files import wait_for
-from tests.support.server import API_KEY, ServerProcess
+from tests.support.files import until, wait_for
+from tests.support.server import API_KEY, ServerProcess, free_port
 
 FAST = {
     "LOCALSCRIBE_WEBHOOK_RETRY_S": "0.2",
@@ -94,22 +93,6 @@ class Receiver:
             httpd.server_close()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _attempts(server: ServerProcess, tid: str) -> list[str]:
     """The server's log of webhook attempts for one transcript: ['1 -> 500 (pending)', ...]."""
     return re.findall(rf"transcript_id={tid} webhook attempt (\d+ -> \S+ \(\w+\))", server.log())
@@ -125,7 +108,7 @@ def _upload(c: httpx.Client, audio: Path) -> str:
 
 def _settled(server: ServerProcess, tid: str, final: str) -> list[str]:
     """Wait until the delivery reached `final` state (delivered/failed); then a little more for strays."""
-    attempts = _until(
+    attempts = until(
         lambda: (a := _attempts(server, tid)) and a[-1].endswith(f"({final})") and a, what=f"{final} webhook"
     )
     time.sleep(1.2)  # more than two polls of the sender: nothing else may arrive
@@ -229,7 +212,7 @@ def test_4xx_fails_without_retry(start_server, jfk: Path) -> None:
 def test_receiver_down_gives_up_after_max_attempts(start_server, jfk: Path) -> None:
     server = start_server(**{**FAST, "LOCALSCRIBE_WEBHOOK_MAX_ATTEMPTS": "3"})
     c = _client(server)
-    url = f"http://127.0.0.1:{_closed_port()}/h"
+    url = f"http://127.0.0.1:{free_port()}/h"
     tid = c.post("/v2/transcript", json={"audio_url": _upload(c, jfk), "webhook_url": url}).json()["id"]
     assert wait_for(c, tid)["status"] == "completed"
     attempts = _settled(server, tid, "failed")
@@ -280,18 +263,18 @@ def test_pending_delivery_survives_a_restart(start_server, jfk: Path) -> None:
     settings = {**FAST, "LOCALSCRIBE_WEBHOOK_RETRY_S": "0.5", "LOCALSCRIBE_WEBHOOK_MAX_ATTEMPTS": "100"}
     first = start_server(**settings)
     c = _client(first)
-    port = _closed_port()
+    port = free_port()
     tid = c.post(
         "/v2/transcript", json={"audio_url": _upload(c, jfk), "webhook_url": f"http://127.0.0.1:{port}/h"}
     ).json()["id"]
     assert wait_for(c, tid)["status"] == "completed"
-    _until(lambda: len(_attempts(first, tid)) >= 2, what="failed attempts")
+    until(lambda: len(_attempts(first, tid)) >= 2, what="failed attempts")
     first.kill()
     assert all(a.endswith("(pending)") for a in _attempts(first, tid))
 
     with Receiver(port=port).running() as rx:
         second = start_server(**settings)
-        _until(lambda: _attempts(second, tid), what="an attempt after the restart")
+        until(lambda: _attempts(second, tid), what="an attempt after the restart")
         assert _settled(second, tid, "delivered")[-1].endswith("-> 200 (delivered)")
     assert [r.body for r in rx.requests] == [{"transcript_id": tid, "status": "completed"}]
     body = _client(second).get(f"/v2/transcript/{tid}").json()
@@ -309,7 +292,7 @@ def test_job_that_keeps_killing_workers_errors_and_still_notifies(start_server, 
         ).json()["id"]
         for attempt in (1, 2, 3):
             line = f"transcript_id={tid} processing (attempt {attempt})"
-            _until(lambda s=server, line=line: line in s.log(), what=line)
+            until(lambda s=server, line=line: line in s.log(), what=line)
             server.kill()
             server = start_server(**settings)
         c = _client(server)

@@ -60,11 +60,6 @@ class WorkerPool:
         """Other processes' jobs are found by polling; this process's own are picked up at once."""
         self._wake.set()
 
-    @property
-    def running(self) -> int:
-        with self._progress_lock:
-            return len(self._progress)
-
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
