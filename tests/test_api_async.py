@@ -303,6 +303,22 @@ def test_delete(server, client: httpx.Client, jfk: Path) -> None:
     assert client.get(f"/v2/transcript/{tid}/srt").text == ""
 
 
+def test_exports_and_delete_wait_for_completion(start_server, jfk: Path) -> None:
+    server = start_server(LOCALSCRIBE_MOCK_DELAY_S="3")
+    c = httpx.Client(base_url=server.url, headers={"Authorization": API_KEY})
+    upload_url = c.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
+    tid = create(c, {"audio_url": upload_url})
+    for suffix in ("srt", "vtt", "sentences", "paragraphs", "word-search?words=fox"):
+        r = c.get(f"/v2/transcript/{tid}/{suffix}")
+        assert r.status_code == 400, suffix
+        assert r.json()["error"] in ("Transcript is not completed. Current status: queued",
+                                     "Transcript is not completed. Current status: processing")
+    r = c.delete(f"/v2/transcript/{tid}")
+    assert r.status_code == 400
+    assert r.json() == {"error": "Transcript is still processing and cannot be deleted"}
+    assert wait_for(c, tid)["status"] == "completed"
+
+
 def test_sdk_error_transcript_is_returned_not_raised(sdk: aai.Transcriber) -> None:
     transcript = sdk.transcribe("http://127.0.0.1:9/missing.mp3")
     assert transcript.status == aai.TranscriptStatus.error
