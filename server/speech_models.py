@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from server.config import Settings
+from functools import lru_cache
 
-LOCAL_MODELS = (
-    "tiny",
-    "tiny.en",
-    "base",
-    "base.en",
-    "small",
-    "small.en",
-    "medium",
-    "medium.en",
-    "large-v1",
-    "large-v2",
-    "large-v3",
-    "large-v3-turbo",
-    "turbo",
-    "distil-large-v3",
-)
+from server.config import Settings
+from server.engine.models import model_names
+
+
+@lru_cache
+def _local_names() -> frozenset[str]:
+    return frozenset(model_names())
 
 
 def known_speech_models(settings: Settings) -> set[str]:
-    return {*settings.speech_model_map, *settings.speech_model_map.values(), *LOCAL_MODELS, settings.model}
+    return {*settings.speech_model_map, *settings.speech_model_map.values(), *_local_names(), settings.model}

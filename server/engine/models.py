@@ -293,6 +293,11 @@ def _atomic_concat(parts: list[Path], target: Path, progress: ProgressFn | None)
 # --- the Hub --------------------------------------------------------------------------------------------
 
 
+def model_names() -> list[str]:
+    """Every model name this store can serve: the offline packages' and faster-whisper's own."""
+    return list(dict.fromkeys([*OFFLINE_MODELS, *_hub_names()]))
+
+
 def _hub_names() -> list[str]:
     try:
         from faster_whisper.utils import available_models

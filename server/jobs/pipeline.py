@@ -51,10 +51,8 @@ def run_job(
     except EngineError as exc:
         raise JobError(errors.SERVER_ERROR) from exc
     finally:
-        if job.upload_path is None:
-            path.unlink(
-                missing_ok=True
-            )  # downloads are scratch; uploads stay until the transcript is deleted
+        if job.upload_path is None:  # downloads are scratch; uploads stay until the transcript is deleted
+            path.unlink(missing_ok=True)
 
 
 def _local_audio(job: ClaimedJob, settings: Settings) -> Path:

@@ -72,8 +72,6 @@ def delete_transcript(db: Session, account: Account, transcript_id: str, data_di
             delete_upload(db, t.upload_id)
         for path in (data_dir / "downloads").glob(f"{t.id}*"):
             path.unlink(missing_ok=True)
-        for path in (data_dir / "results").glob(f"{t.id}*"):
-            path.unlink(missing_ok=True)
     return t
 
 
