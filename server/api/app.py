@@ -12,7 +12,7 @@ from server.api import error_handlers
 from server.api.routes import health, transcripts, uploads
 from server.config import Settings, get_settings
 from server.db.migrate import upgrade
-from server.db.session import session_scope
+from server.db.session import session_scope, startup_lock
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts
 
@@ -20,11 +20,16 @@ log = logging.getLogger("localscribe")
 
 
 def prepare_database(settings: Settings) -> None:
-    """Migrations, then the accounts that must exist; a new development key is printed once."""
+    """Migrations, then the accounts that must exist; a new development key is printed once.
+
+    Processes that start together (an API and its workers) take turns, so only one migrates and only one
+    creates the bootstrap account.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.sqlalchemy_url)
-    with session_scope(write_lock=True) as db:
-        key = ensure_bootstrap_accounts(db, settings)
+    with startup_lock(settings):
+        upgrade(settings.sqlalchemy_url)
+        with session_scope(write_lock=True) as db:
+            key = ensure_bootstrap_accounts(db, settings)
     if key:
         log.warning("created a Paid development account; its API key (shown once): %s", key)
 

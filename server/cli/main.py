@@ -158,10 +158,12 @@ def models_install(name: str) -> None:
 def db_upgrade() -> None:
     """Apply database migrations."""
     from server.db.migrate import upgrade
+    from server.db.session import startup_lock
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.sqlalchemy_url)
+    with startup_lock(settings):
+        upgrade(settings.sqlalchemy_url)
     typer.echo("database is up to date")
 
 

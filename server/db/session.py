@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,9 +11,10 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.config import get_settings
+from server.config import Settings, get_settings
 
 IMMEDIATE = "localscribe_begin_immediate"
+_STARTUP_LOCK_ID = 0x10CA15C  # any constant; names LocalScribe's start-up among advisory locks
 
 
 def make_engine(url: str) -> Engine:
@@ -69,8 +71,24 @@ def session_scope(*, write_lock: bool = True) -> Iterator[Session]:
         yield session
 
 
-def is_postgres() -> bool:
-    return get_engine().dialect.name == "postgresql"
+@contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """Serialise start-up work across processes: a PostgreSQL advisory lock, or a file lock for SQLite."""
+    if settings.sqlalchemy_url.startswith("postgresql"):
+        with get_engine().connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_STARTUP_LOCK_ID})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_STARTUP_LOCK_ID})")
+                conn.commit()
+        return
+    with open(settings.data_dir / ".startup.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def reset_caches() -> None:
