@@ -19,6 +19,7 @@ import time
 import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ if str(REPO) not in sys.path:
 
 from tests.support.server import API_KEY, ServerProcess, postgres_database, server_env  # noqa: E402
 
-AUDIO_DIR = Path(os.environ.get("LOCALSCRIBE_BENCH_AUDIO", "/work/shared/audio"))
+AUDIO_DIR = Path(os.environ.get("LOCALSCRIBE_BENCH_AUDIO", REPO.parent / "shared" / "audio"))
 LONG_CLIP = AUDIO_DIR / "en_ljspeech_LJ001-0001_to_0032_longform.flac"
 SHORT_CLIP = AUDIO_DIR / "jfk.flac"
 MODELS_DIR = REPO / "models"
@@ -446,3 +447,16 @@ def job_times(sqlalchemy_url: str, ids: Sequence[str] | None = None) -> list[dic
 def server_db_url(proc: ServerProcess) -> str:
     url = proc.env.get("LOCALSCRIBE_DATABASE_URL")
     return url or f"sqlite:///{(proc.data_dir / 'localscribe.db').resolve()}"
+
+
+@contextmanager
+def database(use_postgres: bool) -> Iterator[str | None]:
+    if use_postgres:
+        with postgres_database() as url:
+            yield url
+    else:
+        yield None
+
+
+def epoch(dt: datetime) -> float:
+    return dt.replace(tzinfo=timezone.utc).timestamp()
