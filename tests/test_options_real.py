@@ -154,3 +154,17 @@ def test_filter_profanity_on_synthesised_speech(real_sdk: aai.Transcriber, tmp_p
     )
     assert "s***" in _words(filtered.text) and "shit" not in filtered.text.lower()
     assert "fan" in _words(filtered.text)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make test installs it)")
+def test_disfluencies_on_synthesised_speech(real_sdk: aai.Transcriber, tmp_path: Path) -> None:
+    speech = tmp_path / "um.wav"
+    subprocess.run(
+        ["espeak-ng", "-w", str(speech), "So, um, I think, uh, we should, um, go home now."], check=True
+    )
+    kept = real_sdk.transcribe(str(speech), aai.TranscriptionConfig(disfluencies=True))  # base
+    assert kept.status == aai.TranscriptStatus.completed, kept.error
+    assert _words(kept.text).count("um") >= 2
+    dropped = real_sdk.transcribe(str(speech), aai.TranscriptionConfig(disfluencies=False))
+    assert "um" not in _words(dropped.text) and "uh" not in _words(dropped.text)
+    assert "think" in _words(dropped.text)
