@@ -333,3 +333,17 @@ def test_sdk_get_and_delete(sdk: aai.Transcriber, jfk: Path) -> None:
     assert aai.Transcript.get_by_id(transcript.id).text == "Deleted by user."
     with pytest.raises(aai.types.TranscriptError, match="Transcript lookup error, transcript id not found"):
         aai.Transcript.get_by_id("00000000-0000-0000-0000-000000000000")
+
+
+def test_metrics_count_jobs_and_timings(client: httpx.Client, jfk: Path) -> None:
+    upload_url = client.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
+    wait_for(client, create(client, {"audio_url": upload_url}))
+    wait_for(client, create(client, {"audio_url": "http://127.0.0.1:9/x.wav"}))
+    text = client.get("/metrics").text
+    assert 'localscribe_jobs{status="completed"} 1.0' in text
+    assert 'localscribe_jobs{status="error"} 1.0' in text
+    assert "localscribe_processing_seconds_count 2.0" in text
+    assert "localscribe_queue_wait_seconds_count 2.0" in text
+    assert "localscribe_real_time_factor_count 1.0" in text
+    assert 'localscribe_jobs_finished_total{status="error"} 1.0' in text
+    assert client.get("/ready").json() == {"status": "ready", "database": True, "model": True}

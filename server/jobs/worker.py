@@ -96,17 +96,13 @@ class WorkerPool:
         except Exception:
             log.exception("job crashed", extra=extra)
             fields, status = {"error": errors.SERVER_ERROR}, "error: crash"
+        elapsed = time.monotonic() - started
+        _observe(job, fields, elapsed)  # before recording: a client that sees the result sees its metrics
         try:  # a failure to record is not the job's fault: the lease runs out and the job is retried
             done = queue.finish(job.id, self.owner, **fields)
         finally:
             with self._progress_lock:
                 self._progress.pop(job.id, None)
-        elapsed = time.monotonic() - started
-        metrics.QUEUE_WAIT.observe(job.queued_s)
-        metrics.PROCESSING.observe(elapsed)
-        metrics.JOBS_FINISHED.labels("completed" if "result" in fields else "error").inc()
-        if fields.get("audio_duration"):
-            metrics.RTF.observe(elapsed / fields["audio_duration"])
         if done:
             log.info("%s in %.2fs", status, elapsed, extra=extra)
         else:
@@ -133,3 +129,11 @@ class WorkerPool:
                 deliver_due(self.owner, self.settings)
             except Exception:
                 log.exception("webhook delivery failed")
+
+
+def _observe(job: queue.ClaimedJob, fields: dict, elapsed: float) -> None:
+    metrics.QUEUE_WAIT.observe(job.queued_s)
+    metrics.PROCESSING.observe(elapsed)
+    metrics.JOBS_FINISHED.labels("completed" if "result" in fields else "error").inc()
+    if fields.get("audio_duration"):
+        metrics.RTF.observe(elapsed / fields["audio_duration"])
