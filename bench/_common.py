@@ -158,23 +158,44 @@ def load_whisper(model: str, where: str = "thread") -> Any:
     from faster_whisper import WhisperModel
 
     from server.engine.models import resolve_model
+    from server.engine.whisper import build_off_thread
 
     path = resolve_model(model, MODELS_DIR)
 
     def build() -> Any:
         return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=0, num_workers=1)
 
-    if where == "main":
-        return build()
-    if where != "thread":
+    if where not in ("thread", "main"):
         raise ValueError("where must be 'thread' or 'main'")
-    box: dict[str, Any] = {}
-    loader = threading.Thread(target=lambda: box.update(model=build()), name="load-model")
-    loader.start()
-    loader.join()
-    if "model" not in box:
-        raise RuntimeError(f"loading {model} from {path} failed (see the thread's traceback above)")
-    return box["model"]
+    return build() if where == "main" else build_off_thread(build)
+
+
+def transcribe_like_server(whisper: Any, audio: Any) -> list[str]:
+    """faster-whisper with exactly the options the server passes for a plain English request."""
+    segments, _info = whisper.transcribe(
+        audio,
+        language="en",
+        beam_size=5,
+        word_timestamps=True,
+        vad_filter=False,
+        multilingual=False,
+        condition_on_previous_text=True,
+        hotwords=None,
+        initial_prompt=None,
+        temperature=SERVER_TEMPERATURES,
+    )
+    words = (w.word.strip() for segment in segments for w in segment.words or [])
+    return [w for w in words if w]
+
+
+def add_quiet_args(p: Any) -> None:
+    p.add_argument(
+        "--quiet-share",
+        type=float,
+        default=0.10,
+        help="before each timed run, wait until other processes use less than this share of the CPUs",
+    )
+    p.add_argument("--quiet-timeout", type=float, default=None, help="give up waiting after this (s)")
 
 
 # --- CPU accounting: this machine is shared, so every timed run says how busy the rest of it was ---------
@@ -347,16 +368,23 @@ def create_key(proc: ServerProcess, *, name: str, tier: str, async_limit: int | 
 # --- API calls ------------------------------------------------------------------------------------------
 
 
-def upload(client: httpx.Client, data: bytes, attempts: int = 3) -> str:
+def _post(client: httpx.Client, path: str, attempts: int, **kwargs: Any) -> dict[str, Any]:
+    """POST; a 5xx is recorded in SERVER_ERRORS and retried (a benchmark should finish and report the
+    error, not die on it)."""
     for attempt in range(attempts):
-        r = client.post("/v2/upload", content=data, headers={"Content-Type": "application/octet-stream"})
+        r = client.post(path, **kwargs)
         if r.status_code >= 500 and attempt + 1 < attempts:
-            SERVER_ERRORS.add(f"POST /v2/upload -> {r.status_code} {r.text[:200]}")
+            SERVER_ERRORS.add(f"POST {path} -> {r.status_code} {r.text[:200]}")
             time.sleep(0.2)
             continue
         r.raise_for_status()
-        return str(r.json()["upload_url"])
+        return r.json()
     raise AssertionError("unreachable")
+
+
+def upload(client: httpx.Client, data: bytes, attempts: int = 3) -> str:
+    headers = {"Content-Type": "application/octet-stream"}
+    return str(_post(client, "/v2/upload", attempts, content=data, headers=headers)["upload_url"])
 
 
 class ServerErrors:
@@ -377,20 +405,10 @@ SERVER_ERRORS = ServerErrors()
 def create_transcript(
     client: httpx.Client, audio_url: str, speech_models: list[str] | None = None, attempts: int = 3
 ) -> str:
-    """POST /v2/transcript; a 5xx is recorded in SERVER_ERRORS and retried (a benchmark should finish
-    and report the error, not die on it)."""
     body: dict[str, Any] = {"audio_url": audio_url}
     if speech_models:
         body["speech_models"] = speech_models
-    for attempt in range(attempts):
-        r = client.post("/v2/transcript", json=body)
-        if r.status_code >= 500 and attempt + 1 < attempts:
-            SERVER_ERRORS.add(f"POST /v2/transcript -> {r.status_code} {r.text[:200]}")
-            time.sleep(0.2)
-            continue
-        r.raise_for_status()
-        return str(r.json()["id"])
-    raise AssertionError("unreachable")
+    return str(_post(client, "/v2/transcript", attempts, json=body)["id"])
 
 
 def wait_transcript(

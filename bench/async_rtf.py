@@ -35,9 +35,10 @@ from _common import (
     MODELS_DIR,
     RESULTS_DIR,
     SAMPLE_RATE,
-    SERVER_TEMPERATURES,
     SHORT_CLIP,
     CpuMeter,
+    add_quiet_args,
+    audio_duration,
     create_transcript,
     crop_to_wav,
     job_times,
@@ -48,6 +49,7 @@ from _common import (
     pyplot,
     running_server,
     server_db_url,
+    transcribe_like_server,
     upload,
     wait_for_quiet,
     wait_transcript,
@@ -75,13 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--poll", type=float, default=0.1, help="client poll interval in seconds")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed 10 s warm-up of both paths")
-    p.add_argument(
-        "--quiet-share",
-        type=float,
-        default=0.10,
-        help="before each timed run, wait until other processes use less than this share of the CPUs",
-    )
-    p.add_argument("--quiet-timeout", type=float, default=None, help="give up waiting after this (s)")
+    add_quiet_args(p)
     p.add_argument("--quick", action="store_true", help="CI-sized: jfk.flac (11 s), tiny.en, 1 repeat")
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default docs/async_rtf.png)")
     p.add_argument(
@@ -133,27 +129,13 @@ def _transcribe_direct(whisper: Any, clip: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     audio = decode_audio(str(clip), sampling_rate=SAMPLE_RATE)
     t_decoded = time.perf_counter()
-    segments, _info = whisper.transcribe(
-        audio,
-        language="en",
-        beam_size=5,
-        word_timestamps=True,
-        vad_filter=False,
-        multilingual=False,
-        condition_on_previous_text=True,
-        hotwords=None,
-        initial_prompt=None,
-        temperature=SERVER_TEMPERATURES,
-    )
-    words: list[str] = []
-    for segment in segments:
-        words.extend(w.word.strip() for w in segment.words or [])
+    words = transcribe_like_server(whisper, audio)
     t_done = time.perf_counter()
     return {
         "wall_s": t_done - t0,
         "decode_s": t_decoded - t0,
-        "words": len([w for w in words if w]),
-        "text": " ".join(w for w in words if w),
+        "words": len(words),
+        "text": " ".join(words),
     }
 
 
@@ -252,9 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.plot}")
         return 0
     clip: Path = args.clip
-    from faster_whisper import decode_audio
-
-    duration = len(decode_audio(str(clip), sampling_rate=SAMPLE_RATE)) / SAMPLE_RATE
+    duration = audio_duration(clip)
     print(f"clip {clip.name}: {duration:.1f}s, model {args.model}, {args.repeats} repeat(s) per path")
     direct_runs: list[dict[str, Any]] = []
     server_runs: list[dict[str, Any]] = []

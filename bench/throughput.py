@@ -31,6 +31,7 @@ from _common import (
     DOCS_DIR,
     LONG_CLIP,
     RESULTS_DIR,
+    add_quiet_args,
     machine_info,
     pyplot,
     write_json,
@@ -73,13 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument(
         "--worker-counts", default=None, help="comma-separated LOCALSCRIBE_WORKERS values (default 1,2,N)"
     )
-    p.add_argument(
-        "--quiet-share",
-        type=float,
-        default=0.10,
-        help="before each timed run, wait until other processes use less than this share of the CPUs",
-    )
-    p.add_argument("--quiet-timeout", type=float, default=None, help="give up waiting after this (s)")
+    add_quiet_args(p)
     p.add_argument("--out", default=None, help="JSON name under bench/results/")
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default docs/throughput.png)")
     args = p.parse_args(argv)

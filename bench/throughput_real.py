@@ -17,7 +17,6 @@ from _common import (
     MODELS_DIR,
     SAMPLE_RATE,
     SERVER_ERRORS,
-    SERVER_TEMPERATURES,
     CpuMeter,
     create_transcript,
     crop_to_wav,
@@ -29,6 +28,7 @@ from _common import (
     print_table,
     running_server,
     server_db_url,
+    transcribe_like_server,
     upload,
     wait_for_quiet,
     wait_transcript,
@@ -45,17 +45,7 @@ def transcribe_direct_loop(
     whisper = load_whisper(model, where)
 
     def one(path: Path) -> int:
-        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-        segments, _ = whisper.transcribe(
-            audio,
-            language="en",
-            beam_size=5,
-            word_timestamps=True,
-            vad_filter=False,
-            condition_on_previous_text=True,
-            temperature=SERVER_TEMPERATURES,
-        )
-        return sum(len(s.words or []) for s in segments)
+        return len(transcribe_like_server(whisper, decode_audio(str(path), sampling_rate=SAMPLE_RATE)))
 
     one(files[0])  # warm-up, untimed (the server gets one too)
     wait_for_quiet([os.getpid()], quiet_share, timeout_s=quiet_timeout)

@@ -35,7 +35,7 @@ def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
     return device, compute_type
 
 
-def _build_off_thread(build: Callable[[], T]) -> T:
+def build_off_thread(build: Callable[[], T]) -> T:
     """Build a model on a short-lived thread.
 
     Measured (bench/async_rtf.py --server-model): a CTranslate2 model built on a long-lived thread that
@@ -90,7 +90,7 @@ class WhisperEngine:
 
                 path = resolve_model(name, self.models_dir)
                 log.info("loading model %s from %s on %s/%s", name, path, self.device, self.compute_type)
-                self._models[name] = _build_off_thread(
+                self._models[name] = build_off_thread(
                     lambda: WhisperModel(
                         path,
                         device=self.device,

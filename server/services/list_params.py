@@ -14,7 +14,7 @@ from server.errors import ApiError
 TRANSCRIPT_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "error")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _query_limit(name: str, text: str) -> int:
@@ -43,7 +43,7 @@ def _query_date(name: str, text: str) -> date:
 
 
 def _query_id(name: str, text: str) -> str:
-    if not _UUID_RE.match(text):
+    if not UUID_RE.match(text):
         raise ApiError(400, errors.MUST_BE_VALID_ID.format(param=name))
     return str(uuid.UUID(text))
 

@@ -15,11 +15,11 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, Upload
 from server.jobs.queue import processing_count
+from server.services.list_params import UUID_RE
 from server.services.transcript_view import render_list_item
 from server.services.uploads import delete_upload
 
 _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def create_transcript(db: Session, account: Account, params: dict[str, Any]) -> Transcript:
@@ -55,7 +55,7 @@ def _own_upload(db: Session, account: Account, audio_url: str) -> Upload | None:
 
 def get_transcript(db: Session, account: Account, transcript_id: str) -> Transcript:
     """Unknown ids and other accounts' ids look the same: 400 lookup error (CONTRACT §4.1)."""
-    t = db.get(Transcript, transcript_id) if _UUID.match(transcript_id) else None
+    t = db.get(Transcript, transcript_id) if UUID_RE.match(transcript_id) else None
     if t is None or t.account_id != account.id:
         raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
     return t
