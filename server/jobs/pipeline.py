@@ -15,6 +15,8 @@ import numpy as np
 from server import errors
 from server.config import Settings
 from server.engine.base import SAMPLE_RATE, AudioSource, Engine, EngineError, ProgressFn, TranscribeOptions
+from server.intelligence import enrich
+from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
@@ -128,18 +130,24 @@ def _transcribe_file(
         custom_spelling=p.get("custom_spelling"),
     )
     utterances = build_utterances(words) if multichannel else None
+    doc = Document(
+        words=words,
+        text=utterance_text(utterances) if utterances is not None else join_text(words),
+        samples=samples,
+        params=p,
+        language_code=api_language,
+        utterances=utterances,
+    )
     out: dict[str, Any] = {
-        "text": utterance_text(utterances) if utterances is not None else join_text(words),
-        "words": words,
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
         "language_code": api_language,
         "speech_model_used": api_model,
+        **enrich(doc),
     }
     if p.get("language_detection"):
         out["language_confidence"] = round(language_confidence or 0.0, 4)
     if multichannel:
         out["audio_channels"] = len(tracks)
-        out["utterances"] = utterances
     return JobOutcome(out, int(round(info.duration_s)))
 
 

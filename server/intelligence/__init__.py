@@ -1,0 +1,41 @@
+"""Audio intelligence: one module per API option, each run only when the request asks for it.
+
+`enrich` is the only entry point the job pipeline uses. Each feature module exposes
+`run(doc: Document) -> dict[str, Any]`, returning the `Transcript` keys it fills; heavy models are
+imported inside the module's functions so a plain transcription never loads them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from server.intelligence.document import Document
+
+# (request flag, module) in the order they must run: speakers first (later features read `speaker`),
+# PII redaction before everything that quotes text, so no feature leaks a redacted span.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("speaker_labels", "diarization"),
+    ("redact_pii", "pii"),
+    ("auto_highlights", "highlights"),
+    ("entity_detection", "entities"),
+    ("sentiment_analysis", "sentiment"),
+    ("summarization", "summary"),
+    ("auto_chapters", "chapters"),
+    ("iab_categories", "topics"),
+    ("content_safety", "content_safety"),
+)
+
+
+def enrich(doc: Document) -> dict[str, Any]:
+    """Run the requested features in order; returns the Transcript keys they set."""
+    out: dict[str, Any] = {}
+    for flag, module in FEATURES:
+        if doc.params.get(flag):
+            feature = importlib.import_module(f"server.intelligence.{module}")
+            out.update(feature.run(doc))
+    out["text"] = doc.text
+    out["words"] = doc.words
+    if doc.utterances is not None:
+        out["utterances"] = doc.utterances
+    return out
