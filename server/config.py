@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     api_key: str | None = None  # a Paid account with exactly this key exists at start-up
     public_url: str | None = None  # how upload/resource URLs are written; default: the request's base URL
+    # `serve --tls` (server/tls.py): this certificate (chain) and key; unset → a local CA under data_dir/tls
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     max_upload_bytes: int = 2_200_000_000
     max_download_bytes: int = 5_000_000_000
     download_timeout_s: float = 60.0
@@ -58,14 +61,30 @@ class Settings(BaseSettings):
     mock_text: str | None = None  # overrides the mock engine's fixed phrase
     mock_dir: Path | None = None  # sidecar transcripts for the mock engine: <dir>/<audio file name>.txt
 
+    # emulator controls (docs/faults.md): /admin answers 404 unless a token is set
+    admin_token: str | None = None
+    faults_file: Path | None = None  # YAML fault rules, loaded into the database at start-up
+
     free_async_limit: int = 5
     paid_async_limit: int = 32
     free_realtime_limit: int = 0
     paid_realtime_limit: int = 32
 
+    # real-time streaming (issue 4): the model that serves each streaming speech model, and the pacing rules
+    stream_model: str = "tiny.en"  # universal-streaming-english and the v2 endpoint
+    stream_model_multilingual: str = "base"  # universal-streaming-multilingual, whisper-rt, u3-rt-pro
+    stream_decode_threads: int = 1  # decodes of all sessions run here, off the event loop
+    stream_beam_size: int = 1  # partial decodes; finals use beam_size
+    stream_partial_interval_ms: int = 250  # decode the live utterance at most this often
+    stream_max_lead_s: float = 60.0  # audio may run ahead of real time by this much (CONTRACT §5.3)
+    stream_idle_timeout_s: float = 60.0  # v2: no audio for this long → 4031
+    stream_max_session_s: int = 10_800  # 3 h, then 4008 / 3008
+
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 10
     webhook_retry_s: float = 10.0
+
+    playground: bool = True  # the web playground at `/` (docs/playground.md)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -80,6 +99,11 @@ class Settings(BaseSettings):
     @property
     def downloads_dir(self) -> Path:
         return self.data_dir / "downloads"
+
+    @property
+    def redacted_audio_dir(self) -> Path:
+        """PII-redacted audio files (`redact_pii_audio`), named by an unguessable token (CONTRACT §2.7)."""
+        return self.data_dir / "redacted-audio"
 
 
 @lru_cache

@@ -38,6 +38,11 @@ ADDONS_NOT_AVAILABLE = "The following addons are not available in this language:
 INVALID_LANGUAGE_CODE = "Invalid language_code: {code}"
 WORD_BOOST_UNSUPPORTED = "'{term}' was included in the word boost list but contains unsupported characters"
 
+# temporary streaming tokens (§7 CHOICE: the docs give ranges, not wordings)
+TOKEN_EXPIRES_IN = "expires_in must be between 60 and 360000"
+TOKEN_EXPIRES_IN_SECONDS = "expires_in_seconds must be between 1 and 600"
+TOKEN_MAX_SESSION = "max_session_duration_seconds must be between 60 and 10800"
+
 # validation wording family (§4.1 CHOICE)
 MUST_BE_TYPE = "{param} must be {article} {type}"
 MUST_BE_BETWEEN = "{param} must be between {min} and {max}"
@@ -58,11 +63,25 @@ PII_AUDIO_NEEDS_PII = "redact_pii must be enabled to use redact_pii_audio"
 SPEAKERS_MIN_MAX = "max_speakers_expected must be greater than or equal to min_speakers_expected"
 LANGUAGE_CODES_NEED_EN = "language_codes must include en"
 AUDIO_END_BEFORE_START = "audio_end_at must be greater than audio_start_from"
+# OA `speech_understanding.request` is a oneOf of the three task bodies
+SPEECH_UNDERSTANDING_ONE_TASK = (
+    "speech_understanding.request must contain exactly one of: translation, speaker_identification, "
+    "custom_formatting"
+)
 
 # transcript state (§2.5, §2.6, §2.7)
 STILL_PROCESSING = "Transcript is still processing and cannot be deleted"
 NOT_COMPLETED = "Transcript is not completed. Current status: {status}"
 REDACTED_AUDIO_UNAVAILABLE = "Redacted audio is not available for this transcript"
+
+# --- emulator controls: /admin and injected faults (docs/faults.md; not part of the AssemblyAI API) -----
+ADMIN_AUTH_INVALID = "Admin authentication error, LOCALSCRIBE_ADMIN_TOKEN missing/invalid"
+ACCOUNT_NOT_FOUND = "Account not found: {id}"
+KEY_NOT_FOUND = "API key not found: {id}"
+FAULT_NOT_FOUND = "Fault rule not found: {id}"
+KEY_EXISTS = "That API key is already in use"
+INVALID_ADMIN_FIELD = "{field}: {problem}"
+FAULTS_FILE_INVALID = "Faults file {path}: {problem}"
 
 # --- processing errors, shown on the transcript (§4.3) ------------------------------------------
 DOWNLOAD_UNREACHABLE = (

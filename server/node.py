@@ -1,14 +1,17 @@
-"""What one process runs besides HTTP: the engine and its worker pool (absent with `--no-workers`)."""
+"""What one process runs besides HTTP: the engine, its worker pool (absent with `--no-workers`) and the
+decoder that live streams share (streams are served where their socket is, so every API process has one)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from server.config import Settings
 from server.engine import build_engine
 from server.engine.base import Engine
 from server.jobs.worker import WorkerPool
+from server.streaming.session import Decoder
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +19,13 @@ log = logging.getLogger(__name__)
 class Node:
     def __init__(self, settings: Settings, *, workers: bool = True) -> None:
         self.settings = settings
-        self.engine: Engine | None = build_engine(settings) if workers else None
-        self.pool = WorkerPool(settings, self.engine) if self.engine is not None else None
+        self.engine: Engine = build_engine(settings)  # models load on first use
+        self.pool = WorkerPool(settings, self.engine) if workers else None
+        self.stream_decoder = Decoder(
+            self.engine,
+            ThreadPoolExecutor(settings.stream_decode_threads, thread_name_prefix="stream-decode"),
+            settings,
+        )
 
     def start(self) -> None:
         if self.pool is None:
@@ -37,6 +45,7 @@ class Node:
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        self.stream_decoder.executor.shutdown(wait=False, cancel_futures=True)
 
     def wake(self) -> None:
         """A job was queued through this process: let an idle worker here take it without waiting to poll."""
@@ -45,4 +54,4 @@ class Node:
 
     def engine_ready(self) -> bool:
         """An API-only node has no model to wait for."""
-        return self.engine is None or self.engine.is_ready()
+        return self.pool is None or self.engine.is_ready()

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from server.api import error_handlers
-from server.api.routes import health, transcripts, uploads
+from server.api.faults import FaultInjection
+from server.api.routes import admin, health, playground, realtime, transcripts, uploads
 from server.config import Settings, get_settings
 from server.db.migrate import upgrade
 from server.db.session import session_scope, startup_lock
+from server.faults_file import load_faults_file
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts
 
@@ -30,6 +32,8 @@ def prepare_database(settings: Settings) -> None:
         upgrade(settings.sqlalchemy_url)
         with session_scope(write_lock=True) as db:
             key = ensure_bootstrap_accounts(db, settings)
+            if settings.faults_file:  # docs/faults.md: idempotent, so every process may load it
+                load_faults_file(db, settings.faults_file)
     if key:
         log.warning("created a Paid development account; its API key (shown once): %s", key)
 
@@ -54,5 +58,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     error_handlers.install(app)
     app.include_router(uploads.router)
     app.include_router(transcripts.router)
+    app.include_router(realtime.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
+    app.add_middleware(FaultInjection)
+    if settings.playground:
+        playground.install(app)
     return app

@@ -11,7 +11,7 @@ from server import errors
 from server.config import Settings, get_settings
 from server.db.models import Account
 from server.db.session import session_scope
-from server.services.accounts import account_for_key
+from server.services.accounts import account_for_key, api_key_from
 
 
 def get_db() -> Iterator[Session]:
@@ -25,16 +25,6 @@ def read_db() -> Iterator[Session]:
     """A session for requests that only read (concurrent with writers on SQLite's WAL)."""
     with session_scope(write_lock=False) as db:
         yield db
-
-
-def api_key_from(value: str | None) -> str | None:
-    """The raw key as the SDKs send it; `Bearer <key>` accepted too (CONTRACT §1 CHOICE)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    return value or None
 
 
 def current_account(request: Request, db: Session = Depends(read_db)) -> Account:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from server.cli.client import register as register_client
 from server.config import get_settings
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
+register_client(app)  # transcribe, get, list, delete, config: the HTTP client
 err = Console(stderr=True)
 
 
@@ -29,6 +31,11 @@ def serve(
     port: int = 8000,
     workers: bool = typer.Option(True, "--workers/--no-workers", help="Run transcription workers here."),
     log_level: str = "info",
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="HTTPS and WSS on this port (LOCALSCRIBE_TLS_CERT/KEY, else a local CA under DATA_DIR/tls).",
+    ),
 ) -> None:
     """Serve the API (and, unless --no-workers, run transcription workers in the same process)."""
     import uvicorn
@@ -37,13 +44,28 @@ def serve(
     from server.logs import setup_logging
 
     setup_logging(log_level.upper())
+    settings = get_settings()
+    ssl: dict[str, str] = {}
+    if tls or settings.tls_cert or settings.tls_key:
+        from server.tls import TlsError, resolve, trust_hint
+
+        try:
+            files = resolve(settings.tls_cert, settings.tls_key, settings.data_dir, host)
+        except TlsError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+        shown = host if host not in ("0.0.0.0", "::", "") else "localhost"
+        shown = f"[{shown}]" if ":" in shown else shown
+        typer.echo(trust_hint(files, f"https://{shown}:{port}"), err=True)
+        ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
     uvicorn.run(
-        create_app(get_settings(), workers=workers),
+        create_app(settings, workers=workers),
         host=host,
         port=port,
         log_level=log_level,
         log_config=None,
         timeout_graceful_shutdown=5,
+        **ssl,
     )
 
 

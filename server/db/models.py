@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: accounts, API keys, uploads, transcripts, webhook deliveries.
+"""SQLAlchemy tables: accounts, API keys, uploads, transcripts, webhook deliveries, fault rules.
 
 Jobs live here, not in process memory, so several API and worker processes share one queue.
 """
@@ -85,6 +85,9 @@ class Transcript(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[float | None] = mapped_column(Float, nullable=True)
     webhook_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # injected faults (docs/faults.md), stamped at creation: never shown to clients
+    fault: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"error"?, "delay_s"?, "hold_s"?}
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # not claimed before
 
 
 class WebhookDelivery(Base):
@@ -103,3 +106,51 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FaultRule(Base):
+    """An injected fault (docs/faults.md). In the database so every API and worker process sees it."""
+
+    __tablename__ = "fault_rules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[str] = mapped_column(String(10), default="api")  # api | file (LOCALSCRIBE_FAULTS_FILE)
+    kind: Mapped[str] = mapped_column(String(10))  # error | hold | delay | http | close
+    match: Mapped[dict] = mapped_column(JSON)
+    effect: Mapped[dict] = mapped_column(JSON)
+    times: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unlimited
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StreamToken(Base):
+    """A temporary streaming token (CONTRACT §7): opaque, single use, tied to the issuing account."""
+
+    __tablename__ = "stream_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256; the token itself is not kept
+    expires_at: Mapped[datetime] = mapped_column(DateTime)  # the window to *start* a session
+    max_session_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StreamSession(Base):
+    """One live WebSocket session: a row holds one of the account's real-time slots while it lives.
+
+    A process that dies stops renewing `heartbeat_at`; its rows stop counting after a short grace.
+    """
+
+    __tablename__ = "stream_sessions"
+    __table_args__ = (Index("ix_stream_sessions_live", "account_id", "ended_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    protocol: Mapped[str] = mapped_column(String(4))  # v2 | v3
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)

@@ -35,6 +35,7 @@ class TranscribeOptions:
     multilingual: bool = False
     vad_filter: bool = False
     temperature: float | None = None
+    beam_size: int | None = None  # None: the engine's default (streaming partials use 1 for speed)
 
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done

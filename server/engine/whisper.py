@@ -128,7 +128,7 @@ class WhisperEngine:
             segments, info = whisper.transcribe(
                 samples,
                 language=options.language,
-                beam_size=self.beam_size,
+                beam_size=options.beam_size or self.beam_size,
                 word_timestamps=True,
                 vad_filter=options.vad_filter,
                 multilingual=options.multilingual,

@@ -5,6 +5,7 @@ Knows nothing of HTTP or SQL: it gets a claimed job and returns what the transcr
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from server.media.channels import split_channels
 from server.media.decode import decode
 from server.media.errors import MediaError
 from server.media.probe import probe
+from server.media.redact import write_redacted
 from server.media.speech import speech_fraction
 from server.text.formatting import apply_options, join_text
 from server.text.types import Word
@@ -32,6 +34,8 @@ from server.text.utterances import build_utterances, utterance_text
 
 MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
+# Where the result keeps the redacted audio's file name (not a Transcript key: never rendered).
+REDACTED_AUDIO_FILE = "redacted_audio_file"
 # Whisper leaves out filler words unless its prompt shows some (a known faster-whisper idiom).
 DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 
@@ -45,6 +49,8 @@ class JobOutcome:
 def run_job(
     job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
 ) -> JobOutcome:
+    if job.fault and job.fault.get("error") is not None:  # fault `error` (docs/faults.md)
+        raise JobError(job.fault["error"])
     path = _local_audio(job, settings)
     try:
         return _transcribe_file(path, job, engine, settings, progress)
@@ -137,6 +143,7 @@ def _transcribe_file(
         params=p,
         language_code=api_language,
         utterances=utterances,
+        extra={"channel_samples": tracks} if multichannel else {},  # per-channel speaker labels
     )
     out: dict[str, Any] = {
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
@@ -144,11 +151,28 @@ def _transcribe_file(
         "speech_model_used": api_model,
         **enrich(doc),
     }
+    if p.get("redact_pii_audio"):
+        out[REDACTED_AUDIO_FILE] = _write_redacted_audio(doc, start_ms or 0, settings)
     if p.get("language_detection"):
         out["language_confidence"] = round(language_confidence or 0.0, 4)
     if multichannel:
         out["audio_channels"] = len(tracks)
     return JobOutcome(out, int(round(info.duration_s)))
+
+
+def _write_redacted_audio(doc: Document, offset_ms: int, settings: Settings) -> str | None:
+    """The PII spans beeped (or silenced) in the decoded audio, written under the data dir; its file name
+    (an unguessable token) or None when the audio has no speech and none was asked for (CONTRACT §2.7)."""
+    options = doc.params.get("redact_pii_audio_options") or {}
+    if not doc.words and not options.get("return_redacted_no_speech_audio"):
+        return None
+    fmt = doc.params.get("redact_pii_audio_quality") or "mp3"
+    name = f"{secrets.token_hex(16)}.{fmt}"
+    method = "silence" if options.get("override_audio_redaction_method") == "silence" else "beep"
+    spans = doc.extra.get("pii_spans", [])
+    path = settings.redacted_audio_dir / name
+    write_redacted(doc.samples, spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
+    return name
 
 
 def _api_word(

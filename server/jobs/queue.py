@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from server import errors
@@ -33,6 +33,7 @@ class ClaimedJob:
     params: dict[str, Any]
     attempt: int
     queued_s: float  # how long it waited before this claim
+    fault: dict[str, Any] | None = None  # injected fault stamped at creation (docs/faults.md)
 
 
 def processing_count(db: Session, account_id: str) -> int:
@@ -43,20 +44,27 @@ def processing_count(db: Session, account_id: str) -> int:
     ).scalar_one()
 
 
-def _queued_exists() -> Any:
-    return exists().where(Transcript.account_id == Account.id, Transcript.status == "queued")
+def _claimable(now: Any) -> Any:
+    """Queued and not held back by an injected `hold` fault (a held job still shows `queued`)."""
+    released = or_(Transcript.hold_until.is_(None), Transcript.hold_until <= now)
+    return (Transcript.status == "queued") & released
+
+
+def _queued_exists(now: Any) -> Any:
+    return exists().where(Transcript.account_id == Account.id, _claimable(now))
 
 
 def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
     """Take the next job this node may run, or None. Safe to call from many threads and processes."""
+    now = utcnow()
     with session_scope(write_lock=False) as db:  # cheap look without the writer lock: most polls find nothing
-        if db.execute(select(Transcript.id).where(Transcript.status == "queued").limit(1)).first() is None:
+        if db.execute(select(Transcript.id).where(_claimable(now)).limit(1)).first() is None:
             return None
     with session_scope(write_lock=True) as db:
         candidates = (
             db.execute(
                 select(Account.id)
-                .where(_queued_exists())
+                .where(_queued_exists(now))
                 .order_by(Account.last_claimed_at.asc().nulls_first(), Account.created_at.asc())
             )
             .scalars()
@@ -73,7 +81,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 continue
             job = db.execute(
                 select(Transcript)
-                .where(Transcript.account_id == account.id, Transcript.status == "queued")
+                .where(Transcript.account_id == account.id, _claimable(now))
                 .order_by(Transcript.created_at.asc(), Transcript.id.asc())
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -98,6 +106,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 dict(job.params),
                 job.attempts,
                 (now - job.created_at).total_seconds(),
+                job.fault,
             )
     return None
 

@@ -96,6 +96,8 @@ class WorkerPool:
         except Exception:
             log.exception("job crashed", extra=extra)
             fields, status = {"error": errors.SERVER_ERROR}, "error: crash"
+        if not self._injected_delay(job):
+            return  # the pool stopped during the delay: stop() hands the job back to the queue
         elapsed = time.monotonic() - started
         _observe(job, fields, elapsed)  # before recording: a client that sees the result sees its metrics
         try:  # a failure to record is not the job's fault: the lease runs out and the job is retried
@@ -107,6 +109,17 @@ class WorkerPool:
             log.info("%s in %.2fs", status, elapsed, extra=extra)
         else:
             log.warning("lease lost; result dropped (another worker owns the job)", extra=extra)
+
+    def _injected_delay(self, job: queue.ClaimedJob) -> bool:
+        """Fault `delay` (docs/faults.md): N extra seconds in `processing`, the heartbeat renewing the lease.
+
+        Returns False when the pool halts meanwhile (the job is then left for `hand_back`)."""
+        delay = float((job.fault or {}).get("delay_s") or 0)
+        if delay <= 0 or not self._halt.wait(delay):
+            return True
+        with self._progress_lock:
+            self._progress.pop(job.id, None)
+        return False
 
     def _upkeep(self) -> None:
         """Heartbeats (a third of a lease apart, at most 1 s) and requeue of dead workers' jobs."""

@@ -15,6 +15,16 @@ from server.db.models import Account, ApiKey
 TIERS = ("free", "paid")
 
 
+def api_key_from(value: str | None) -> str | None:
+    """The raw key as the SDKs send it; `Bearer <key>` accepted too (CONTRACT §1 CHOICE)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    return value or None
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

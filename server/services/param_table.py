@@ -90,7 +90,14 @@ _SPEECH_UNDERSTANDING_REQUEST = Param(
             fields={
                 "speaker_type": Param("enum", values=("role", "name")),
                 "known_values": _STRINGS,
-                "speakers": Param("list", items=Param("object", open=True)),
+                "speakers": Param(
+                    "list",
+                    items=Param(
+                        "object",
+                        open=True,  # "any additional custom properties (e.g. company, title)" [OA]
+                        fields={k: Param("string") for k in ("role", "name", "description")},
+                    ),
+                ),
             },
         ),
         "custom_formatting": Param(

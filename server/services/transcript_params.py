@@ -212,6 +212,17 @@ def _rule_audio_window(p: dict[str, Any]) -> str | None:
     return errors.AUDIO_END_BEFORE_START if end is not None and end <= (p["audio_start_from"] or 0) else None
 
 
+_SPEECH_UNDERSTANDING_TASKS = ("translation", "speaker_identification", "custom_formatting")
+
+
+def _rule_speech_understanding_one_task(p: dict[str, Any]) -> str | None:
+    """The spec's `oneOf`: a request naming no task, or two, is echoed as a Transcript that breaks it."""
+    request = (p["speech_understanding"] or {}).get("request")
+    if request is None or sum(task in request for task in _SPEECH_UNDERSTANDING_TASKS) == 1:
+        return None
+    return errors.SPEECH_UNDERSTANDING_ONE_TASK
+
+
 _RULES: tuple[Callable[[dict[str, Any]], str | None], ...] = (
     _rule_one_of_chapters_summary,
     _rule_prompt_and_keyterms,
@@ -223,6 +234,7 @@ _RULES: tuple[Callable[[dict[str, Any]], str | None], ...] = (
     _rule_speakers_min_max,
     _rule_language_codes_need_en,
     _rule_audio_window,
+    _rule_speech_understanding_one_task,
 )
 
 

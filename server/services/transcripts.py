@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,26 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, Upload
 from server.jobs.queue import processing_count
+from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
+from server.services.redacted_audio import delete_redacted_audio
 from server.services.transcript_view import render_list_item
 from server.services.uploads import delete_upload
 
 _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
-def create_transcript(db: Session, account: Account, params: dict[str, Any]) -> Transcript:
-    """Store a validated request as a `queued` job; the scheduler admits it when a slot is free."""
+def create_transcript(
+    db: Session, account: Account, params: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> Transcript:
+    """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
+
+    `headers` only serve fault rules that match on a request header (docs/faults.md).
+    """
     audio_url = params["audio_url"]
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None
+    fault, hold_until = job_fault(db, account.id, audio_url, headers, utcnow())
     t = Transcript(
         account_id=account.id,
         status="queued",
@@ -34,6 +43,8 @@ def create_transcript(db: Session, account: Account, params: dict[str, Any]) -> 
         audio_url=audio_url,
         upload_id=upload.id if upload else None,
         params=params,
+        fault=fault,
+        hold_until=hold_until,
     )
     db.add(t)
     db.flush()
@@ -67,6 +78,7 @@ def delete_transcript(db: Session, account: Account, transcript_id: str, data_di
         raise errors.ApiError(400, errors.STILL_PROCESSING)
     if t.deleted_at is None:
         t.deleted_at = utcnow()
+        delete_redacted_audio(t, data_dir)
         t.result = None
         if t.upload_id:
             delete_upload(db, t.upload_id)

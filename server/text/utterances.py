@@ -14,7 +14,8 @@ def build_utterances(words: list[Word]) -> list[dict[str, Any]]:
     """Utterances in order of their start.
 
     Channels are recorded apart and may overlap in time, so each channel is cut into utterances on its own
-    (at pauses); a single-channel conversation is cut wherever the speaker changes.
+    (at pauses, and where its speaker label changes); a single-channel conversation is cut wherever the
+    speaker changes.
     """
     ordered = sorted(words, key=lambda w: (w["start"], w["end"]))
     split = _by_channel if any("channel" in w for w in ordered) else _by_speaker_turn
@@ -33,7 +34,11 @@ def _by_channel(words: list[Word]) -> list[list[Word]]:
     for word in words:
         channel = word.get("channel")
         current = last.get(channel)
-        if current is None or word["start"] - current[-1]["end"] >= CHANNEL_PAUSE_MS:
+        if (
+            current is None
+            or word["start"] - current[-1]["end"] >= CHANNEL_PAUSE_MS
+            or word.get("speaker") != current[-1].get("speaker")  # labels within a channel: "1A", "1B"
+        ):
             current = []
             groups.append(current)
             last[channel] = current

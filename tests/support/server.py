@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -54,8 +55,17 @@ class ServerProcess:
     log_path: Path | None = None
 
     @property
+    def tls(self) -> bool:
+        """`serve --tls`: HTTPS and WSS, with the local CA the server makes under its data dir."""
+        return "--tls" in self.args
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self.env.get("LOCALSCRIBE_DATA_DIR", self.data_dir)) / "tls" / "ca.pem"
 
     def start(self, wait: bool = True) -> ServerProcess:
         cmd = [sys.executable, "-m", "server.cli.main", *self.args]
@@ -80,7 +90,10 @@ class ServerProcess:
             if self.proc and self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if self.tls and not self.ca_file.exists():
+                    raise httpx.ConnectError("no CA yet")
+                verify = ssl.create_default_context(cafile=self.ca_file) if self.tls else True
+                if httpx.get(f"{self.url}/health", timeout=1, verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -42,3 +42,36 @@ def assert_matches(name: str, body: Any) -> None:
             f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in problems[:20]
         ]
         raise AssertionError(f"{name} does not match the spec:\n" + "\n".join(lines))
+
+
+def _flatten_all_of(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """asyncapi.yml builds messages as allOf[base with additionalProperties: false, extension]; read
+    literally, no object could match both, so merge the branches into one closed object as intended."""
+    if "allOf" not in schema:
+        return schema
+    merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    for branch in schema["allOf"]:
+        if "$ref" in branch:
+            branch = schemas[branch["$ref"].rsplit("/", 1)[-1]]
+        branch = _flatten_all_of(branch, schemas)
+        merged["properties"].update(branch.get("properties", {}))
+        merged["required"] += branch.get("required", [])
+        if branch.get("additionalProperties") is False:
+            merged["additionalProperties"] = False
+    return merged
+
+
+@functools.lru_cache
+def _stream_validator(file: str, name: str) -> jsonschema.Draft202012Validator:
+    document = _fix_yaml11(yaml.safe_load((SHARED / "spec" / file).read_text()))
+    schemas = document["components"]["schemas"]
+    root = {**document, **_flatten_all_of(schemas[name], schemas)}
+    return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
+
+
+def assert_stream_message(file: str, name: str, body: Any) -> None:
+    """Validate a WebSocket message against `asyncapi.yml` (v2) or `usm-streaming.yml` (v3)."""
+    problems = list(_stream_validator(file, name).iter_errors(body))
+    if problems:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in problems]
+        raise AssertionError(f"{name} does not match {file}:\n" + "\n".join(lines[:20]))

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from sqlalchemy.orm import Session
 
 from server import errors
@@ -16,6 +16,12 @@ from server.db.models import Account
 from server.services import exports
 from server.services import transcripts as svc
 from server.services.list_params import validate_list_query
+from server.services.redacted_audio import (
+    media_type,
+    redacted_audio_file,
+    redacted_audio_state,
+    redacted_audio_url,
+)
 from server.services.transcript_params import validate_transcript_request
 from server.services.transcript_view import render_transcript
 from server.speech_models import known_speech_models
@@ -47,7 +53,7 @@ def create(
         known_speech_models=known_speech_models(settings),
     )
     after_response.add_task(request.app.state.node.wake)  # runs once the row is committed
-    return render_transcript(svc.create_transcript(db, account, params))
+    return render_transcript(svc.create_transcript(db, account, params, request.headers))
 
 
 @router.get("")
@@ -105,6 +111,35 @@ def word_search(
     return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
 
 
+@router.get("/{transcript_id}/redacted-audio", response_model=None)
+def redacted_audio(
+    transcript_id: str,
+    db: Session = Depends(read_db),
+    account: Account = Depends(current_account),
+    base: str = Depends(base_url),
+) -> dict[str, str] | JSONResponse:
+    state = redacted_audio_state(svc.get_transcript(db, account, transcript_id))
+    if state.processing or state.file_name is None:  # CONTRACT §2.7: the SDK waits and asks again on 202
+        return JSONResponse({"status": "redacted_audio_processing"}, status_code=202)
+    return {
+        "status": "redacted_audio_ready",
+        "redacted_audio_url": redacted_audio_url(base, transcript_id, state.file_name),
+    }
+
+
+@router.get("/{transcript_id}/redacted-audio/{file_name}")
+def redacted_audio_download(
+    transcript_id: str,
+    file_name: str,
+    db: Session = Depends(read_db),
+    settings: Settings = Depends(get_settings),
+) -> FileResponse:
+    """No auth (the SDK sends none): the unguessable file name is the credential (CONTRACT §2.7)."""
+    path = redacted_audio_file(db, transcript_id, file_name, settings.redacted_audio_dir)
+    name = f"{transcript_id}-redacted{path.suffix}"
+    return FileResponse(path, media_type=media_type(file_name), filename=name)
+
+
 @router.get("/{transcript_id}/{subtitle_format}")
 def subtitles(
     transcript_id: str,
@@ -123,8 +158,6 @@ def subtitles(
             chars = int(raw)
         except ValueError:
             raise errors.ApiError(400, errors.must_be_type("chars_per_caption", "Integer")) from None
-        if chars < 1:
-            raise errors.ApiError(
-                400, errors.MUST_BE_BETWEEN.format(param="chars_per_caption", min=1, max=1000)
-            )
+        if chars < 1:  # no upper bound: the message must not promise one (found by test_conformance)
+            raise errors.ApiError(400, errors.MUST_BE_AT_LEAST.format(param="chars_per_caption", min=1))
     return PlainTextResponse(exports.subtitles(t, subtitle_format, chars))

@@ -1,0 +1,110 @@
+"""Injected HTTP faults (docs/faults.md, effect `http`): a matching REST request answers 500 or 429.
+
+A plain ASGI middleware, so it costs nothing when no `http` rule exists: the rules are read from the
+database at most once a second per process. Only the AssemblyAI API (`/v2/…`, `/v3/…`) is affected;
+`/admin`, `/health`, `/ready` and `/metrics` never are. A request body is read ahead only for
+`POST /v2/transcript`, and only when some rule matches on the audio URL.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.api.error_handlers import error_response
+from server.db.session import session_scope
+from server.services import faults
+from server.services.accounts import account_for_key, api_key_from
+
+_FAULTABLE = ("/v2/", "/v3/")
+_PEEK_LIMIT = 1 << 20  # a transcript request is small; never buffer more than this
+
+
+def _load_rules() -> list[faults.HttpFault]:
+    with session_scope(write_lock=False) as db:
+        return faults.HTTP_RULES.store(faults.load_http_faults(db))
+
+
+def _account_id(authorization: str | None) -> str | None:
+    key = api_key_from(authorization)
+    if not key:
+        return None
+    with session_scope(write_lock=False) as db:
+        account = account_for_key(db, key)
+        return account.id if account else None
+
+
+def _consume(rule: faults.HttpFault) -> bool:
+    with session_scope() as db:
+        fired = faults.consume(db, rule)
+    faults.HTTP_RULES.invalidate()  # a rule whose `times` ran out must stop firing here at once
+    return fired
+
+
+class FaultInjection:
+    def __init__(self, app: ASGIApp, draw: Callable[[], float] = random.random) -> None:
+        self.app = app
+        self.draw = draw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(_FAULTABLE):
+            await self.app(scope, receive, send)
+            return
+        rules = faults.HTTP_RULES.fresh()
+        if rules is None:
+            rules = await run_in_threadpool(_load_rules)
+        if not rules:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        account_id = None
+        if any("account_id" in r.match for r in rules):
+            account_id = await run_in_threadpool(_account_id, headers.get("authorization"))
+        audio_url = None
+        if (
+            scope["method"] == "POST"
+            and scope["path"].rstrip("/") == "/v2/transcript"
+            and any("audio_url" in r.match or "audio_url_regex" in r.match for r in rules)
+        ):
+            audio_url, receive = await _peek_audio_url(receive)
+        facts = faults.Facts(
+            account_id=account_id, audio_url=audio_url, headers=dict(headers.items()), path=scope["path"]
+        )
+        rule = faults.pick_http_fault(rules, facts, self.draw)
+        if rule is not None and (not rule.limited or await run_in_threadpool(_consume, rule)):
+            response = error_response(rule.status, rule.message, faults.http_fault_headers(rule))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _peek_audio_url(receive: Receive) -> tuple[str | None, Receive]:
+    """Read the body ahead (up to a limit) for its `audio_url`; the app then gets the same messages."""
+    seen: list[Message] = []
+    size, more = 0, True
+    while more and size <= _PEEK_LIMIT:
+        message = await receive()
+        seen.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    audio_url = None
+    if not more:
+        try:
+            data: Any = json.loads(b"".join(m.get("body", b"") for m in seen))
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("audio_url"), str):
+            audio_url = data["audio_url"]
+
+    async def replay() -> Message:
+        return seen.pop(0) if seen else await receive()
+
+    return audio_url, replay

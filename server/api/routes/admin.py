@@ -1,0 +1,118 @@
+"""`/admin`: emulator controls for CI suites (accounts, keys, limits, reset, fault rules). Thin.
+
+Absent (404) unless `LOCALSCRIBE_ADMIN_TOKEN` is set; then every call needs `Authorization: Bearer
+<token>` (or the bare token). Not in the public OpenAPI schema: it is not part of the AssemblyAI API.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.api.deps import get_db, read_db
+from server.config import Settings, get_settings
+from server.services import admin, faults
+from server.services.accounts import api_key_from
+
+
+def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
+    if not settings.admin_token:
+        raise errors.ApiError(404, errors.NOT_FOUND)
+    given = api_key_from(request.headers.get("authorization")) or ""
+    if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
+        raise errors.ApiError(401, errors.ADMIN_AUTH_INVALID)
+
+
+async def body(request: Request) -> Any:
+    """The JSON body; an empty body counts as `{}` (every field has a default)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.ApiError(400, errors.INVALID_JSON) from None
+
+
+router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])
+Write = Depends(get_db, scope="function")  # committed before the answer leaves
+
+
+@router.get("/accounts")
+def list_accounts(db: Session = Depends(read_db)) -> dict[str, Any]:
+    return {"accounts": admin.list_accounts(db)}
+
+
+@router.post("/accounts", status_code=201)
+def create_account(
+    data: Any = Depends(body), db: Session = Write, settings: Settings = Depends(get_settings)
+) -> dict[str, Any]:
+    return admin.create_account(db, settings, data)
+
+
+@router.get("/accounts/{account_id}")
+def show_account(account_id: str, db: Session = Depends(read_db)) -> dict[str, Any]:
+    return admin.show_account(db, account_id)
+
+
+@router.patch("/accounts/{account_id}")
+def update_account(
+    account_id: str,
+    data: Any = Depends(body),
+    db: Session = Write,
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    return admin.update_account(db, settings, account_id, data)
+
+
+@router.delete("/accounts/{account_id}")
+def delete_account(
+    account_id: str, db: Session = Write, settings: Settings = Depends(get_settings)
+) -> dict[str, Any]:
+    return admin.delete_account(db, settings, account_id)
+
+
+@router.post("/accounts/{account_id}/keys", status_code=201)
+def add_key(account_id: str, data: Any = Depends(body), db: Session = Write) -> dict[str, Any]:
+    return admin.add_key(db, account_id, data)
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(key_id: str, db: Session = Write) -> dict[str, Any]:
+    return admin.revoke_key(db, key_id)
+
+
+@router.post("/reset")
+def reset(db: Session = Write, settings: Settings = Depends(get_settings)) -> dict[str, Any]:
+    return admin.reset(db, settings)
+
+
+@router.get("/faults")
+def list_faults(db: Session = Depends(read_db)) -> dict[str, Any]:
+    return {"faults": [faults.render_rule(r) for r in faults.list_rules(db)]}
+
+
+@router.post("/faults", status_code=201)
+def create_fault(data: Any = Depends(body), db: Session = Write) -> dict[str, Any]:
+    return faults.render_rule(faults.add_rule(db, faults.parse_rule(data)))
+
+
+@router.get("/faults/{rule_id}")
+def show_fault(rule_id: str, db: Session = Depends(read_db)) -> dict[str, Any]:
+    return faults.render_rule(faults.get_rule(db, rule_id))
+
+
+@router.delete("/faults/{rule_id}")
+def delete_fault(rule_id: str, db: Session = Write) -> dict[str, Any]:
+    return faults.render_rule(faults.delete_rule(db, rule_id))
+
+
+@router.delete("/faults")
+def delete_faults(source: str | None = None, db: Session = Write) -> dict[str, int]:
+    """All rules, or only those of one `source` (`api` or `file`)."""
+    return {"deleted": faults.delete_rules(db, source=source)}

@@ -1,0 +1,261 @@
+"""Incremental recognition for one live stream, independent of any protocol.
+
+The caller feeds audio, asks `poll()` what to do next, runs the returned decode on the engine (off its event
+loop) and hands the words back to `complete()`. The policy:
+
+- Silero VAD marks speech; an utterance starts with speech and ends after a silence (`TurnConfig`).
+- While someone speaks, the live utterance is re-decoded at most every `partial_interval_ms`; a word becomes
+  stable once two consecutive decodes agree on it (LocalAgreement-2), so the stable prefix only grows.
+  A slow decode delays the next one: a busy machine decodes less often, never falls behind.
+- As soon as a short silence follows speech, the final decode of the utterance starts speculatively; if the
+  silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped.
+- `end_of_turn_confidence` comes from the final text: a sentence that ends with terminal punctuation is a
+  confident end of turn (v3 semantic end); otherwise the turn waits for the longer silence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from server.engine.base import SAMPLE_RATE, EngineWord
+from server.engine.vad import FRAME, StreamingVad
+
+PREROLL_MS = 200  # audio kept before the first speech frame, so the first word is not clipped
+TAIL_MS = 250  # audio after the last speech frame given to the final decode
+SPECULATE_MS = 150  # silence after which the final decode starts
+MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance
+MAX_UTTERANCE_MS = 20_000  # a monologue without pauses is cut here (whisper's window is 30 s)
+CONFIDENT_END = 0.85
+UNSURE_END = 0.15
+
+
+@dataclass
+class StreamWord:
+    text: str
+    start: int  # ms from the start of the session
+    end: int
+    confidence: float
+
+
+@dataclass
+class TurnConfig:
+    """When an utterance ends. v2 uses one silence; v3 a short one when confident, a long one otherwise."""
+
+    min_silence_ms: int = 700
+    max_silence_ms: int = 700
+    confidence_threshold: float = 0.0
+    vad_threshold: float = 0.5
+    partials: bool = True
+    partial_interval_ms: int = 250
+
+
+@dataclass
+class Partial:
+    words: list[StreamWord]
+    stable: int  # the first `stable` words are confirmed and will not change until the final
+
+
+@dataclass
+class Final:
+    words: list[StreamWord]
+    end_of_turn_confidence: float
+    language: str | None = None  # set by the caller from the engine's result, for language detection
+    language_confidence: float | None = None
+
+
+Event = Partial | Final
+
+
+@dataclass
+class DecodeRequest:
+    samples: np.ndarray
+    offset_ms: int
+    final: bool
+    forced: bool = False
+    speech_end: int = 0  # the utterance's last speech sample when the request was made
+    generation: int = 0
+
+
+@dataclass
+class _Utterance:
+    start: int  # first speech sample (absolute)
+    speech_end: int
+    speech_samples: int = 0
+    committed: list[StreamWord] = field(default_factory=list)
+    previous: list[StreamWord] = field(default_factory=list)
+    shown: tuple[str, ...] = ()
+    candidate: tuple[int, list[StreamWord], float] | None = None  # (speech_end it covers, words, confidence)
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum() or ch == "'")
+
+
+def end_confidence(words: list[StreamWord]) -> float:
+    """How sure we are the speaker finished: whisper closes finished sentences with . ? or !"""
+    if not words:
+        return 0.0
+    return CONFIDENT_END if words[-1].text.rstrip("\"')]").endswith((".", "?", "!")) else UNSURE_END
+
+
+class StreamRecognizer:
+    def __init__(self, config: TurnConfig) -> None:
+        self.config = config
+        self._vad = StreamingVad()
+        self._vad_samples = 0  # samples the VAD has judged
+        self._in_speech = False
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._base = 0  # absolute index of _audio[0]
+        self.total = 0  # samples received
+        self._utt: _Utterance | None = None
+        self._last_partial_at = 0
+        self._inflight = False
+        self._generation = 0
+        self._forced = False
+
+    # --- input ---------------------------------------------------------------------------------------
+    def feed(self, samples: np.ndarray) -> None:
+        self._audio = np.concatenate([self._audio, samples])
+        self.total += len(samples)
+        on = self.config.vad_threshold
+        off = max(0.01, on - 0.15)  # hysteresis, as faster-whisper's own VAD
+        for prob in self._vad.feed(samples):
+            start, end = self._vad_samples, self._vad_samples + FRAME
+            self._vad_samples = end
+            self._in_speech = prob >= on or (self._in_speech and prob >= off)
+            if not self._in_speech:
+                continue
+            if self._utt is None:
+                self._utt = _Utterance(start=start, speech_end=end)
+                self._last_partial_at = start
+            self._utt.speech_end = end
+            self._utt.speech_samples += FRAME
+        if self._utt is None:  # keep only the pre-roll while nobody speaks
+            self._trim(self.total - _samples(PREROLL_MS))
+
+    def force_end(self) -> None:
+        """ForceEndUtterance / ForceEndpoint / Terminate: finish the current utterance now."""
+        self._forced = True
+
+    @property
+    def busy(self) -> bool:
+        return self._inflight
+
+    @property
+    def has_speech(self) -> bool:
+        return self._utt is not None and self._utt.speech_samples >= _samples(MIN_SPEECH_MS)
+
+    # --- policy --------------------------------------------------------------------------------------
+    def poll(self) -> tuple[list[Event], DecodeRequest | None]:
+        """Events ready now, and the decode to run next (None: nothing to decode, or one is running)."""
+        utt = self._utt
+        if utt is None:
+            self._forced = False
+            return [], None
+        if not self.has_speech:
+            if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
+                self._reset()  # a blip, not speech
+            return [], None
+        silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
+        ready = utt.candidate is not None and utt.candidate[0] == utt.speech_end
+        if ready and utt.candidate is not None:
+            _, words, confidence = utt.candidate
+            cfg = self.config
+            if (
+                self._forced
+                or silence_ms >= cfg.max_silence_ms
+                or (confidence > cfg.confidence_threshold and silence_ms >= cfg.min_silence_ms)
+            ):
+                self._reset()
+                return [Final(words, confidence)], None
+        if self._inflight:
+            return [], None
+        too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
+        if not ready and (self._forced or too_long or silence_ms >= SPECULATE_MS):
+            return [], self._request(final=True, forced=self._forced or too_long)
+        since = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE
+        if self.config.partials and silence_ms < SPECULATE_MS and since >= self.config.partial_interval_ms:
+            self._last_partial_at = self.total
+            return [], self._request(final=False)
+        return [], None
+
+    def complete(self, request: DecodeRequest, words: list[EngineWord]) -> list[Event]:
+        """The engine's words for `request` (seconds from the request's first sample)."""
+        self._inflight = False
+        utt = self._utt
+        if utt is None or request.generation != self._generation:
+            return []  # the utterance ended meanwhile (forced): this result is stale
+        found = [
+            StreamWord(
+                w.text,
+                request.offset_ms + int(round(w.start * 1000)),
+                request.offset_ms + int(round(w.end * 1000)),
+                round(w.confidence, 4),
+            )
+            for w in words
+            if w.text.strip()
+        ]
+        if request.final:
+            confidence = end_confidence(found)
+            if request.forced:
+                self._reset(keep_from=request.speech_end if not self._forced else None)
+                return [Final(found, confidence)]
+            utt.candidate = (request.speech_end, found, confidence)
+            return []
+        return self._agree(utt, found)
+
+    # --- helpers -------------------------------------------------------------------------------------
+    def _agree(self, utt: _Utterance, hypothesis: list[StreamWord]) -> list[Event]:
+        """LocalAgreement-2: extend the stable prefix by what this decode and the previous one share."""
+        n = len(utt.committed)
+        for new, old in zip(hypothesis[n:], utt.previous[n:], strict=False):
+            if _key(new.text) != _key(old.text):
+                break
+            utt.committed.append(new)
+        utt.previous = hypothesis
+        words = utt.committed + hypothesis[len(utt.committed) :]
+        shown = tuple(_key(w.text) for w in words)
+        if not words or shown == utt.shown:
+            return []
+        utt.shown = shown
+        return [Partial(words, len(utt.committed))]
+
+    def _request(self, *, final: bool, forced: bool = False) -> DecodeRequest:
+        utt = self._utt
+        assert utt is not None
+        start = max(self._base, utt.start - _samples(PREROLL_MS))
+        end = self.total if (forced or not final) else min(self.total, utt.speech_end + _samples(TAIL_MS))
+        self._inflight = True
+        return DecodeRequest(
+            samples=self._audio[start - self._base : end - self._base],
+            offset_ms=int(start * 1000 / SAMPLE_RATE),
+            final=final,
+            forced=forced,
+            speech_end=utt.speech_end if not forced else end,
+            generation=self._generation,
+        )
+
+    def _reset(self, keep_from: int | None = None) -> None:
+        """The utterance is over. A cut monologue (`keep_from`) continues as a new utterance."""
+        self._generation += 1
+        self._forced = False
+        if keep_from is not None and self._in_speech:
+            self._utt = _Utterance(start=keep_from, speech_end=max(keep_from, self.total))
+            self._utt.speech_samples = _samples(MIN_SPEECH_MS)
+            self._last_partial_at = keep_from
+            self._trim(keep_from - _samples(PREROLL_MS))
+            return
+        self._utt = None
+        self._trim(self.total - _samples(PREROLL_MS))
+
+    def _trim(self, keep_from: int) -> None:
+        cut = keep_from - self._base
+        if cut > 0:
+            self._audio = self._audio[cut:]
+            self._base += cut
+
+
+def _samples(ms: float) -> int:
+    return int(ms * SAMPLE_RATE / 1000)

@@ -1,0 +1,117 @@
+"""From an accepted WebSocket to a running session: credentials, tier, query, slot, optional fault.
+
+Every refusal is a close code after the upgrade (CONTRACT §5.4, §6.3): the SDKs read close codes, not HTTP
+statuses. Database calls run in threads so a slow database never stalls other sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.db.session import session_scope
+from server.services import faults, streams
+from server.services.accounts import api_key_from
+from server.streaming.close_codes import Close
+from server.streaming.protocol import Adapter, Refused
+from server.streaming.session import Decoder, SessionRunner, close
+
+log = logging.getLogger(__name__)
+
+
+def _credential(ws: WebSocket) -> str | None:
+    """API key or temporary token, from the Authorization header or the `token` query (CONTRACT §1)."""
+    return api_key_from(ws.headers.get("authorization")) or ws.query_params.get("token") or None
+
+
+def _identify(credential: str) -> streams.Caller | None:
+    with session_scope(write_lock=False) as db:
+        return streams.identify(db, credential)
+
+
+def _open(
+    caller: streams.Caller, adapter: Adapter, headers: dict[str, str]
+) -> tuple[str, Close | None, float]:
+    """Take the slot (and the token); also look up an injected close for this session."""
+    with session_scope() as db:
+        session_id = streams.open_session(db, caller, adapter.name)
+        fault = faults.stream_fault(db, caller.account_id, headers)
+    if fault is None:
+        return session_id, None, 0.0
+    return session_id, Close(fault.code, fault.reason), fault.after_s
+
+
+def _heartbeat(session_id: str) -> Callable[[float], None]:
+    def beat(audio_s: float) -> None:
+        with session_scope() as db:
+            streams.heartbeat(db, session_id, audio_s)
+
+    return beat
+
+
+def _release(session_id: str, audio_s: float) -> None:
+    with session_scope() as db:
+        streams.close_session(db, session_id, audio_s)
+
+
+async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
+    settings = decoder.settings
+    await ws.accept()
+    try:
+        caller = await _admit(ws, adapter)
+        stream = adapter.parse_query(ws.query_params)
+        stream.turn.partial_interval_ms = settings.stream_partial_interval_ms
+        session_id, fault_close, fault_after = await asyncio.to_thread(
+            _open, caller, adapter, dict(ws.headers)
+        )
+    except Refused as refused:
+        await close(ws, refused.close)
+        return
+    except streams.TooManyStreams:
+        await close(ws, adapter.too_many_streams)
+        return
+    except streams.TokenSpent:
+        await close(ws, adapter.invalid_auth)
+        return
+
+    max_session_s = min(settings.stream_max_session_s, caller.max_session_s or settings.stream_max_session_s)
+    runner = SessionRunner(
+        ws,
+        adapter,
+        stream,
+        decoder,
+        max_session_s=max_session_s,
+        idle_timeout_s=settings.stream_idle_timeout_s,
+        max_lead_s=settings.stream_max_lead_s,
+        heartbeat=_heartbeat(session_id),
+    )
+    log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
+    try:
+        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s))
+        await runner.run(fault=(fault_close, fault_after) if fault_close else None)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client left mid-send
+    finally:
+        await asyncio.shield(asyncio.to_thread(_release, session_id, runner.audio_s))
+        log.info("stream %s ended after %.1f s of audio", session_id, runner.audio_s)
+
+
+async def _admit(ws: WebSocket, adapter: Adapter) -> streams.Caller:
+    credential = _credential(ws)
+    if credential is None:
+        raise Refused(adapter.missing_auth)
+    caller = await asyncio.to_thread(_identify, credential)
+    if caller is None:
+        raise Refused(adapter.invalid_auth)
+    if caller.realtime_limit <= 0:  # Free tier: real-time is paid-only (CONTRACT §5.4 CHOICE)
+        message = adapter.paid_only_message()
+        if message is not None:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await ws.send_json(message)
+        raise Refused(adapter.paid_only)
+    return caller

@@ -1,0 +1,241 @@
+"""One WebSocket session from accept to close, the same for v2 and v3 (the adapter holds the differences).
+
+Two tasks share the socket: the reader (audio, control messages, timers, pacing and chunk rules) and the
+decoder (asks the recognizer what to decode, runs it on the engine in a thread pool, sends the results).
+Whatever ends the session (a client Terminate, an error close, a vanished client) releases its slot at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from server.config import Settings
+from server.engine.base import Engine, TranscribeOptions
+from server.engine.streaming import DecodeRequest, Event, Final, StreamRecognizer
+from server.media.pcm import PcmStream
+from server.streaming.close_codes import Close, truncate
+from server.streaming.protocol import Adapter, Refused, StreamOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Decoder:
+    """Runs a recognizer's decode requests on the shared engine, off the event loop."""
+
+    engine: Engine
+    executor: Executor
+    settings: Settings
+
+    def options(self, request: DecodeRequest, stream: StreamOptions) -> TranscribeOptions:
+        model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
+        return TranscribeOptions(
+            model=model,
+            language=None if stream.multilingual else "en",
+            hotwords=stream.hotwords,
+            beam_size=None if request.final else self.settings.stream_beam_size,
+            temperature=0.0,  # no fallback re-decodes: a live stream cannot wait for them
+        )
+
+    async def run(self, request: DecodeRequest, stream: StreamOptions):  # -> EngineResult
+        options = self.options(request, stream)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
+
+
+class _Closed(Exception):
+    def __init__(self, close: Close | None) -> None:
+        self.close = close  # None: the client went away; nothing to send
+
+
+class SessionRunner:
+    def __init__(
+        self,
+        ws: WebSocket,
+        adapter: Adapter,
+        stream: StreamOptions,
+        decoder: Decoder,
+        *,
+        max_session_s: float,
+        idle_timeout_s: float,
+        max_lead_s: float,
+        heartbeat: Callable[[float], Any],
+    ) -> None:
+        self.ws = ws
+        self.adapter = adapter
+        self.stream = stream
+        self.decoder = decoder
+        self.recognizer = StreamRecognizer(stream.turn)
+        self.pcm = PcmStream(stream.encoding, stream.sample_rate)
+        self.max_session_s = max_session_s
+        self.idle_timeout_s = stream.inactivity_timeout_s or idle_timeout_s
+        self.max_lead_s = max_lead_s
+        self.heartbeat = heartbeat
+        self.started = time.monotonic()
+        self.first_audio: float | None = None
+        self.last_audio = self.started
+        self.audio_ms = 0.0
+        self.short_chunk_ms: float | None = None  # a short chunk is fine only as the last one
+        self.wake = asyncio.Event()
+        self.terminating = False
+
+    @property
+    def audio_s(self) -> float:
+        return self.audio_ms / 1000
+
+    async def run(self, fault: tuple[Close, float] | None = None) -> None:
+        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._decode())]
+        tasks.append(asyncio.create_task(self._beat()))
+        if fault is not None:
+            tasks.append(asyncio.create_task(self._fault(*fault)))
+        outcome: Close | None = None
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = task.exception()
+                if isinstance(exc, _Closed):
+                    outcome = exc.close
+                    break
+                if exc is not None:
+                    log.error("streaming session failed", exc_info=exc)
+                    outcome = self.adapter.server_error
+                    break
+            else:  # the decoder finished after a Terminate
+                outcome = await self._terminate()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if outcome is not None:
+            await close(self.ws, outcome)
+
+    # --- reader --------------------------------------------------------------------------------------
+    async def _read(self) -> None:
+        while not self.terminating:
+            message = await self._receive()
+            if message.get("bytes") is not None:
+                self._audio(message["bytes"])
+                continue
+            text = message.get("text")
+            if text is None:
+                continue
+            try:
+                control = self.adapter.parse_message(text)
+            except Refused as refused:
+                raise _Closed(refused.close) from None
+            if control.audio is not None:
+                self._audio(control.audio)
+            if control.turn_update:
+                for name, value in control.turn_update.items():
+                    setattr(self.stream.turn, name, value)
+            if control.hotwords is not None:
+                self.stream.hotwords = control.hotwords
+            if control.force_end:
+                self.recognizer.force_end()
+                self.wake.set()
+            if control.terminate:
+                self.terminating = True
+                self.recognizer.force_end()
+                self.wake.set()
+        await asyncio.Event().wait()  # after Terminate, the decoder decides when the session ends
+
+    async def _receive(self) -> dict[str, Any]:
+        now = time.monotonic()
+        expires_in = self.started + self.max_session_s - now
+        idle_in = self.last_audio + self.idle_timeout_s - now if self.idle_timeout_s else None
+        timeout = min(t for t in (expires_in, idle_in) if t is not None)
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), timeout=max(0.0, timeout))
+        except asyncio.TimeoutError:
+            if time.monotonic() >= self.started + self.max_session_s:
+                raise _Closed(self.adapter.expired) from None
+            if self.adapter.idle is not None:
+                raise _Closed(self.adapter.idle) from None
+            self.terminating = True  # v3 inactivity_timeout: end the session gracefully
+            self.recognizer.force_end()
+            self.wake.set()
+            return {}
+        if message["type"] == "websocket.disconnect":
+            raise _Closed(None)
+        return message
+
+    def _audio(self, data: bytes) -> None:
+        if not data:
+            return
+        ms = self.pcm.duration_ms(data)
+        low, high = self.adapter.chunk_ms
+        if self.short_chunk_ms is not None:
+            raise _Closed(self.adapter.chunk_too_short(self.short_chunk_ms))
+        if ms > high:
+            raise _Closed(self.adapter.chunk_too_long(ms))
+        if ms < low:
+            self.short_chunk_ms = ms
+        now = time.monotonic()
+        if self.first_audio is None:
+            self.first_audio = now
+        self.last_audio = now
+        self.audio_ms += ms
+        wall = now - self.first_audio
+        if self.audio_s - wall > self.max_lead_s:
+            raise _Closed(self.adapter.too_fast(self.audio_s, wall))
+        self.recognizer.feed(self.pcm.decode(data))
+        self.wake.set()
+
+    # --- decoder -------------------------------------------------------------------------------------
+    async def _decode(self) -> None:
+        while True:
+            events, request = self.recognizer.poll()
+            await self._send_events(events)
+            if request is not None:
+                result = await self.decoder.run(request, self.stream)
+                events = self.recognizer.complete(request, result.words)
+                for event in events:
+                    if isinstance(event, Final):
+                        event.language = result.language
+                        event.language_confidence = result.language_confidence
+                await self._send_events(events)
+                continue
+            if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
+                return
+            self.wake.clear()
+            await self.wake.wait()
+
+    async def _send_events(self, events: list[Event]) -> None:
+        for event in events:
+            for message in self.adapter.render(event):
+                await self.ws.send_json(message)
+
+    async def _terminate(self) -> Close:
+        session_s = time.monotonic() - self.started
+        for message in self.adapter.termination(self.audio_s, session_s):
+            await self.ws.send_json(message)
+        return Close(1000, "")
+
+    # --- upkeep --------------------------------------------------------------------------------------
+    async def _beat(self) -> None:
+        from server.services.streams import HEARTBEAT_EVERY_S
+
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            await asyncio.to_thread(self.heartbeat, self.audio_s)
+
+    async def _fault(self, close_with: Close, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        raise _Closed(close_with)
+
+
+async def close(ws: WebSocket, how: Close) -> None:
+    """Close with a code and reason; a client that already left is not an error."""
+    if ws.application_state == WebSocketState.DISCONNECTED or ws.client_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+        await ws.close(code=how.code, reason=truncate(how.reason))
