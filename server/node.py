@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class Node:
-    def __init__(self, settings: Settings, *, workers: bool = True) -> None:
+    def __init__(self, settings: Settings, *, workers: bool = True, streams: bool = True) -> None:
         self.settings = settings
         self.engine: Engine = build_engine(settings)  # models load on first use
         self.pool = WorkerPool(settings, self.engine) if workers else None
@@ -26,21 +26,23 @@ class Node:
             ThreadPoolExecutor(settings.stream_decode_threads, thread_name_prefix="stream-decode"),
             settings,
         )
+        self.streams = streams  # this process serves WebSockets: preload the streaming model
 
     def start(self) -> None:
-        if self.pool is None:
-            return
-        self.pool.start()
-        # Load the default model in the background so the first job does not pay for it.
-        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        if self.pool is not None:
+            self.pool.start()
+        # Load models in the background so the first job or stream does not pay for them.
+        models = [self.settings.model] if self.pool is not None else []
+        models += [self.settings.stream_model] if self.streams else []
+        threading.Thread(target=self._warm_up, args=(models,), name="warm-up", daemon=True).start()
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, models: list[str]) -> None:
         load = getattr(self.engine, "load", None)
-        if load is not None:
+        for model in models if load is not None else []:
             try:
-                load()
+                load(model)
             except Exception:
-                log.exception("loading the default model failed")
+                log.exception("loading model %s failed", model)
 
     def stop(self) -> None:
         if self.pool is not None:

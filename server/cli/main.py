@@ -79,7 +79,7 @@ def worker(log_level: str = "info") -> None:
     setup_logging(log_level.upper())
     settings = get_settings()
     prepare_database(settings)
-    node = Node(settings)
+    node = Node(settings, streams=False)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

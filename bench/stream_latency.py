@@ -1,0 +1,281 @@
+"""Streaming latency and accuracy: clips streamed over `/v3/ws` at exactly real-time pace in 50 ms chunks.
+
+Per stream, the English clips of ../shared/audio that have a human reference are played back to back with
+1.5 s of silence between them (so turns end). Measured, per word and per turn:
+
+* partial latency: from the moment the chunk holding the end of a word was sent to the first Turn message
+  that contains the word. Word end times come from faster-whisper called directly on the same clip with the
+  same model (word timestamps), matched to streamed words by text within 0.6 s.
+* final latency: from the chunk holding the end of a turn's last word to its end-of-turn message.
+* accuracy: word error rate of the concatenated finals per clip vs the human reference, and the same for
+  faster-whisper called directly on the whole clip (the batch path): their ratio.
+
+The sweep runs 1, 2, 3, ... concurrent streams; a count is "sustained" when every stream's turns keep up:
+final p95 <= 1.5 s and partial p95 <= 1.5 s.
+
+    .venv/bin/python bench/stream_latency.py [--quick] [--model tiny.en] [--streams 1,2,3,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import (
+    API_KEY,
+    AUDIO_DIR,
+    DOCS_DIR,
+    SAMPLE_RATE,
+    git_state,
+    load_whisper,
+    machine_info,
+    percentile,
+    print_table,
+    pyplot,
+    running_server,
+    write_json,
+)
+
+CHUNK_MS = 50
+GAP_S = 1.5
+MATCH_S = 0.6
+SUSTAINED_P95_S = 1.5
+CLIPS = (
+    "jfk.flac",
+    "en_librispeech_1995-1837-0001.wav",
+    "en_librispeech_2412-153948-0000.flac",
+    "en_picovoice_leopard_test.wav",
+    "en_timit_LDC93S1.wav",
+    "en_librivox_sense_and_sensibility_01_austen_64kb-0870.wav",
+    "en_librivox_sense_and_sensibility_01_austen_64kb-0920.wav",
+)
+
+
+def norm_words(text: str) -> list[str]:
+    return [w for w in (re.sub(r"[^a-z0-9']", "", t.lower()) for t in text.split()) if w]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    ref, hyp = norm_words(reference), norm_words(hypothesis)
+    d = np.arange(len(hyp) + 1)
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d.copy(), i
+        for j, h in enumerate(hyp, 1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
+    return float(d[-1]) / max(1, len(ref))
+
+
+@dataclass
+class Clip:
+    name: str
+    reference: str
+    samples: np.ndarray
+    offset_s: float = 0.0  # where it starts in the stream
+    words: list[tuple[str, float]] = field(default_factory=list)  # (normalized word, end s in the stream)
+    batch_text: str = ""
+
+
+def load_clips(names: tuple[str, ...], model: str) -> tuple[list[Clip], float]:
+    """Decode the clips, lay them out in one stream, transcribe each directly (word ends, batch WER)."""
+    from server.media.decode import decode
+
+    manifest = {m["file"]: m for m in json.loads((AUDIO_DIR / "manifest.json").read_text())}
+    whisper = load_whisper(model)
+    clips, offset, batch_s = [], 0.0, 0.0
+    for name in names:
+        clip = Clip(name, manifest[name]["reference"], decode(AUDIO_DIR / name), offset)
+        t0 = time.perf_counter()
+        segments, _ = whisper.transcribe(clip.samples, language="en", beam_size=5, word_timestamps=True)
+        words = [w for s in segments for w in s.words or []]
+        batch_s += time.perf_counter() - t0
+        clip.batch_text = " ".join(w.word.strip() for w in words)
+        clip.words = [(k, offset + w.end) for w in words for k in norm_words(w.word)[:1]]
+        clips.append(clip)
+        offset += len(clip.samples) / SAMPLE_RATE + GAP_S
+    return clips, batch_s
+
+
+def stream_audio(clips: list[Clip]) -> bytes:
+    gap = np.zeros(int(GAP_S * SAMPLE_RATE), dtype=np.float32)
+    parts = [p for c in clips for p in (c.samples, gap)]
+    return (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def one_stream(url: str, audio: bytes, start_delay: float) -> dict[str, Any]:
+    """Stream at real-time pace; return every message with its arrival time and every chunk's send time."""
+    import websockets
+
+    await asyncio.sleep(start_delay)
+    size = SAMPLE_RATE * 2 * CHUNK_MS // 1000
+    received: list[tuple[float, dict[str, Any]]] = []
+    sent: list[float] = []
+    async with websockets.connect(url, additional_headers={"Authorization": API_KEY}, max_size=None) as ws:
+        await ws.recv()  # Begin
+
+        async def reader() -> None:
+            async for message in ws:
+                received.append((time.monotonic(), json.loads(message)))
+
+        task = asyncio.create_task(reader())
+        t0 = time.monotonic()
+        for i, start in enumerate(range(0, len(audio), size)):
+            await asyncio.sleep(max(0.0, t0 + i * CHUNK_MS / 1000 - time.monotonic()))
+            await ws.send(audio[start : start + size])
+            sent.append(time.monotonic())
+        await ws.send(json.dumps({"type": "Terminate"}))
+        await asyncio.wait_for(task, timeout=60)
+    return {"received": received, "sent": sent}
+
+
+def sent_at(sent: list[float], stream_s: float) -> float:
+    """When the chunk holding stream time `stream_s` left the client."""
+    index = min(len(sent) - 1, int(stream_s * 1000 // CHUNK_MS))
+    return sent[index]
+
+
+def analyse(run: dict[str, Any], clips: list[Clip]) -> dict[str, Any]:
+    received, sent = run["received"], run["sent"]
+    turns = [(t, m) for t, m in received if m.get("type") == "Turn"]
+    seen: list[tuple[float, str, float]] = []  # (arrival, word, streamed end s) in arrival order
+    for arrival, message in turns:
+        for w in message["words"]:
+            for key in norm_words(w["text"])[:1]:
+                seen.append((arrival, key, w["end"] / 1000))
+    partial = []
+    for clip in clips:
+        for key, end in clip.words:
+            hits = [a for a, k, e in seen if k == key and abs(e - end) <= MATCH_S]
+            if hits:
+                partial.append(min(hits) - sent_at(sent, end))
+    finals, final_text = [], {c.name: [] for c in clips}
+    for arrival, message in turns:
+        if not message["end_of_turn"] or message["turn_is_formatted"] or not message["words"]:
+            continue
+        end = message["words"][-1]["end"] / 1000
+        finals.append(arrival - sent_at(sent, end))
+        begins = message["words"][0]["start"] / 1000 + 0.3
+        clip = next((c for c in reversed(clips) if c.offset_s <= begins), None)
+        if clip is not None:
+            final_text[clip.name].append(message["transcript"])
+    wers = {c.name: wer(c.reference, " ".join(final_text[c.name])) for c in clips}
+    return {"partial_s": partial, "final_s": finals, "wer": wers}
+
+
+async def sweep_point(url: str, audio: bytes, n: int) -> list[dict[str, Any]]:
+    delays = [i * 0.37 for i in range(n)]  # staggered, so decodes of different streams do not align
+    return list(await asyncio.gather(*(one_stream(url, audio, d) for d in delays)))
+
+
+def summarize(n: int, analyses: list[dict[str, Any]]) -> dict[str, Any]:
+    partial = [x for a in analyses for x in a["partial_s"]]
+    final = [x for a in analyses for x in a["final_s"]]
+    mean_wer = float(np.mean([np.mean(list(a["wer"].values())) for a in analyses]))
+    return {
+        "streams": n,
+        "words_matched": len(partial),
+        "partial_p50_s": percentile(partial, 50),
+        "partial_p95_s": percentile(partial, 95),
+        "final_p50_s": percentile(final, 50),
+        "final_p95_s": percentile(final, 95),
+        "finals": len(final),
+        "stream_wer": mean_wer,
+        "sustained": bool(partial and final)
+        and percentile(partial, 95) <= SUSTAINED_P95_S
+        and percentile(final, 95) <= SUSTAINED_P95_S,
+        "partial_s": partial,
+        "final_s": final,
+    }
+
+
+def plot(points: list[dict[str, Any]], path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    panels = ((axes[0], "partial_s", "word → first partial"), (axes[1], "final_s", "end of speech → final"))
+    for ax, key, title in panels:
+        for p in points:
+            values = np.sort(p[key])
+            if len(values):
+                ax.plot(values * 1000, np.linspace(0, 1, len(values)), label=f"{p['streams']} stream(s)")
+        ax.set_title(title)
+        ax.set_xlabel("latency (ms)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("fraction of words / turns")
+    axes[1].legend()
+    fig.suptitle("LocalScribe /v3/ws, real-time pace, 50 ms chunks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="one clip, one stream (CI)")
+    p.add_argument("--model", default="tiny.en")
+    p.add_argument("--streams", default="1,2,3,4")
+    args = p.parse_args()
+    names = CLIPS[:1] if args.quick else CLIPS
+    counts = [1] if args.quick else [int(n) for n in args.streams.split(",")]
+
+    clips, batch_s = load_clips(names, args.model)
+    audio = stream_audio(clips)
+    audio_s = len(audio) / 2 / SAMPLE_RATE
+    batch_wer = float(np.mean([wer(c.reference, c.batch_text) for c in clips]))
+    print(f"{len(clips)} clips, {audio_s:.1f} s per stream; direct batch WER {batch_wer:.3f}", flush=True)
+
+    points = []
+    with running_server(
+        LOCALSCRIBE_ENGINE="whisper",
+        LOCALSCRIBE_STREAM_MODEL=args.model,
+        LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
+        LOCALSCRIBE_WORKERS="1",
+    ) as server:
+        url = server.url.replace("http://", "ws://") + "/v3/ws?sample_rate=16000"
+        asyncio.run(one_stream(url, audio[: SAMPLE_RATE * 2 * 3], 0))  # warm the streaming model
+        for n in counts:
+            print(f"{n} concurrent stream(s)...", flush=True)
+            runs = asyncio.run(sweep_point(url, audio, n))
+            point = summarize(n, [analyse(r, clips) for r in runs])
+            points.append(point)
+            if not point["sustained"] and n > 1:
+                break
+
+    sustained = max((p["streams"] for p in points if p["sustained"]), default=0)
+    rows = [
+        [p["streams"], p["words_matched"]]
+        + [f"{p[k] * 1000:.0f}" for k in ("partial_p50_s", "partial_p95_s", "final_p50_s", "final_p95_s")]
+        + [f"{p['stream_wer']:.3f}", "yes" if p["sustained"] else "no"]
+        for p in points
+    ]
+    print_table(
+        f"streaming {args.model}: latency (ms) and WER (batch WER {batch_wer:.3f})",
+        ["streams", "words", "partial p50", "partial p95", "final p50", "final p95", "WER", "real time"],
+        rows,
+    )
+    one = points[0]
+    result = {
+        "quick": args.quick,
+        "model": args.model,
+        "clips": [c.name for c in clips],
+        "stream_audio_s": audio_s,
+        "batch_wer": batch_wer,
+        "batch_direct_s": batch_s,
+        "wer_ratio_stream_vs_batch": one["stream_wer"] / batch_wer if batch_wer else None,
+        "max_sustained_streams": sustained,
+        "points": [{k: v for k, v in p.items() if k not in ("partial_s", "final_s")} for p in points],
+        "machine": machine_info(),
+        "git": git_state(),
+    }
+    print(f"WER ratio stream/batch: {result['wer_ratio_stream_vs_batch']}; sustained streams: {sustained}")
+    write_json("stream_latency_quick.json" if args.quick else "stream_latency.json", result)
+    if not args.quick:
+        plot(points, DOCS_DIR / "stream_latency.png")
+
+
+if __name__ == "__main__":
+    main()
