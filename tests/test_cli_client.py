@@ -27,6 +27,12 @@ CLIENT_ENVS = ("LOCALSCRIBE_CLIENT_SERVER", "LOCALSCRIBE_CLIENT_KEY", "ASSEMBLYA
 
 
 @pytest.fixture
+def backend() -> str:
+    """SQLite only: the client sees HTTP, never the database, and the API tests cover PostgreSQL."""
+    return "sqlite"
+
+
+@pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private config file, and none of the developer's own client variables."""
     path = tmp_path / "client" / "config.json"
