@@ -498,3 +498,21 @@ def test_sessions_expire(start_server: StartServer) -> None:
                     ws.send(SILENCE_100MS)
                     time.sleep(0.1)
         assert (ws.close_code, ws.close_reason) == expected
+
+
+def test_a_slow_decode_never_blocks_other_sockets(start_server: StartServer, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("independent of the database")
+    server = start_server(LOCALSCRIBE_MOCK_DELAY_S="3")  # every decode takes 3 s
+    with open_ws(ws_url(server, V3)) as busy:
+        busy.recv(timeout=5)
+        for chunk in chunks(JFK[: 32000 * 2]):
+            busy.send(chunk)
+        time.sleep(0.5)  # a decode of the busy session is now running
+        with open_ws(ws_url(server, V2, sample_rate=16000)) as other:
+            assert json.loads(other.recv(timeout=5))["message_type"] == "SessionBegins"
+            other.send(json.dumps({"terminate_session": True}))
+            assert drain(other)[0][-1] == {"message_type": "SessionTerminated"}
+        with pytest.raises(TimeoutError):
+            busy.recv(timeout=0.1)  # while the other session began and ended, this one's decode still ran
+        assert json.loads(busy.recv(timeout=10))["type"] == "Turn"
