@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -115,8 +116,12 @@ def _still_good(cert_pem: Path, cert_key: Path, names: list[str]) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except (ValueError, x509.ExtensionNotFound):
+        key = serialization.load_pem_private_key(cert_key.read_bytes(), password=None)
+    except (ValueError, TypeError, x509.ExtensionNotFound):
         return False
+    raw = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*raw) != cert.public_key().public_bytes(*raw):
+        return False  # a pair torn by a crash between the two writes: issue a new one
     covered = {str(n).lower() for n in san.get_values_for_type(x509.DNSName)}
     covered |= {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
     for name in names:

@@ -6,6 +6,8 @@
 //   LOCALSCRIBE_AUDIO    jfk.flac (default: ../../../shared/audio/jfk.flac)
 //   LOCALSCRIBE_PCM      the same audio as raw 16 kHz mono pcm_s16le, for streaming
 //   LOCALSCRIBE_MOCK     "1" when the server runs the mock engine with the reference as its text
+//   LOCALSCRIBE_TERMINATION_TIMEOUT_MS  how long close() waits for the end of a stream (the SDK's 5000 ms
+//                        default unless set: a real model on a small, busy CPU may need longer to finish)
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +28,7 @@ export const WSS_URL = BASE_URL.replace(/^https:/, "wss:");
 export const AUDIO = process.env.LOCALSCRIBE_AUDIO || join(audioDir, "jfk.flac");
 export const PCM = process.env.LOCALSCRIBE_PCM || "";
 export const MOCK = process.env.LOCALSCRIBE_MOCK === "1";
+export const TERMINATION_TIMEOUT_MS = Number(process.env.LOCALSCRIBE_TERMINATION_TIMEOUT_MS || 5000);
 
 /** The reference transcript of jfk.flac, from the audio manifest (never a copy). */
 export const REFERENCE = (() => {

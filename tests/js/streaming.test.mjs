@@ -5,7 +5,17 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
-import { MAX_WER, MOCK, PCM, REFERENCE, WSS_URL, makeClient, normalize, wordErrorRate } from "./env.mjs";
+import {
+  MAX_WER,
+  MOCK,
+  PCM,
+  REFERENCE,
+  TERMINATION_TIMEOUT_MS,
+  WSS_URL,
+  makeClient,
+  normalize,
+  wordErrorRate,
+} from "./env.mjs";
 
 const SAMPLE_RATE = 16_000;
 const CHUNK_BYTES = (SAMPLE_RATE * 2) / 10; // 100 ms
@@ -37,12 +47,14 @@ async function sendAtRealTimePace(send, pcm, silenceMs = 1500) {
   return performance.now() - started;
 }
 
-/** The final text of a session against the reference (the mock engine says its text for each utterance). */
-function assertSaysReference(text) {
+/** The final texts of a session against the reference (the mock engine says all of it for each utterance). */
+function assertSaysReference(finals) {
+  assert.ok(finals.length >= 1, "no final transcript");
   if (MOCK) {
-    assert.ok(normalize(text).length > 0, "final transcripts carry words");
+    for (const final of finals) assert.equal(final, REFERENCE);
     return;
   }
+  const text = finals.join(" ");
   const wer = wordErrorRate(REFERENCE, text);
   assert.ok(wer <= MAX_WER, `WER ${wer.toFixed(3)} for ${JSON.stringify(text)}`);
 }
@@ -55,7 +67,7 @@ function loadPcm() {
 }
 
 describe("v3 streaming over wss", { timeout: 120_000 }, () => {
-  test("temporary token, real-time audio, turns that say the reference", async () => {
+  test("temporary token, real-time audio, turns that say the reference", async (ctx) => {
     const pcm = loadPcm();
     const token = await client.streaming.createTemporaryToken({ expires_in_seconds: 60 });
     assert.equal(typeof token, "string");
@@ -87,7 +99,7 @@ describe("v3 streaming over wss", { timeout: 120_000 }, () => {
     const tookMs = await sendAtRealTimePace((chunk) => rt.sendAudio(chunk), pcm);
     assert.ok(tookMs >= 12_000, `sent 12.5 s of audio in ${tookMs} ms`);
     const closing = performance.now();
-    await rt.close(); // {"type":"Terminate"}, then waits (≤ 5 s) for Termination
+    await rt.close(true, TERMINATION_TIMEOUT_MS); // {"type":"Terminate"}, then waits for Termination
     const closeMs = performance.now() - closing;
 
     assert.deepEqual(errors, []);
@@ -127,7 +139,8 @@ describe("v3 streaming over wss", { timeout: 120_000 }, () => {
       assert.deepEqual(normalize(raw.transcript), normalize(f.transcript));
     }
     const text = formatted.map((t) => t.transcript).join(" ");
-    assertSaysReference(text);
+    ctx.diagnostic(`${turns.length} Turn messages, Termination ${Math.round(closeMs)} ms after Terminate: ${text}`);
+    assertSaysReference(formatted.map((t) => t.transcript));
     if (!MOCK) {
       assert.ok(
         turns.some((t) => !t.end_of_turn && t.words.length > 0),
@@ -169,7 +182,7 @@ describe("v3 streaming over wss", { timeout: 120_000 }, () => {
 });
 
 describe("v2 real-time over wss", { timeout: 120_000 }, () => {
-  test("temporary token, real-time audio, final transcripts that say the reference", async () => {
+  test("temporary token, real-time audio, final transcripts that say the reference", async (ctx) => {
     const pcm = loadPcm();
     const token = await client.realtime.createTemporaryToken({ expires_in: 60 });
     assert.equal(typeof token, "string");
@@ -193,21 +206,25 @@ describe("v2 real-time over wss", { timeout: 120_000 }, () => {
     assert.ok(begins.expiresAt instanceof Date && begins.expiresAt > new Date(), String(begins.expiresAt));
 
     await sendAtRealTimePace((chunk) => rt.sendAudio(chunk), pcm);
-    await rt.close(); // {"terminate_session":true}, then waits (≤ 5 s) for SessionTerminated
+    const closing = performance.now();
+    await rt.close(true, TERMINATION_TIMEOUT_MS); // {"terminate_session":true}, waits for SessionTerminated
+    const closeMs = performance.now() - closing;
 
     assert.deepEqual(errors, []);
     assert.ok(finals.length >= 1, "no FinalTranscript");
-    for (const t of [...partials, ...finals]) {
-      assert.ok(t.created instanceof Date && !Number.isNaN(t.created.getTime()), String(t.created));
-      assert.ok(Number.isInteger(t.audio_start) && Number.isInteger(t.audio_end), JSON.stringify(t));
-      for (const w of t.words) assert.ok(Number.isInteger(w.start) && Number.isInteger(w.end), JSON.stringify(w));
+    for (const m of [...partials, ...finals]) {
+      assert.ok(m.created instanceof Date && !Number.isNaN(m.created.getTime()), String(m.created));
+      assert.ok(Number.isInteger(m.audio_start) && Number.isInteger(m.audio_end), JSON.stringify(m));
+      for (const w of m.words) assert.ok(Number.isInteger(w.start) && Number.isInteger(w.end), JSON.stringify(w));
     }
-    for (const t of finals) {
-      assert.equal(t.message_type, "FinalTranscript");
-      assert.equal(typeof t.punctuated, "boolean");
-      assert.equal(typeof t.text_formatted, "boolean");
+    for (const m of finals) {
+      assert.equal(m.message_type, "FinalTranscript");
+      assert.equal(typeof m.punctuated, "boolean");
+      assert.equal(typeof m.text_formatted, "boolean");
     }
-    assertSaysReference(finals.map((t) => t.text).join(" "));
+    const text = finals.map((f) => f.text).join(" ");
+    ctx.diagnostic(`${partials.length} partial, ${finals.length} final, closed in ${Math.round(closeMs)} ms: ${text}`);
+    assertSaysReference(finals.map((f) => f.text));
     assert.equal(info.length, 1, "enable_extra_session_information=true: one SessionInformation");
     assert.ok(info[0].audio_duration_seconds >= 12, JSON.stringify(info[0]));
   });
