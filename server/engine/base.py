@@ -36,6 +36,9 @@ class TranscribeOptions:
     vad_filter: bool = False
     temperature: float | None = None
     beam_size: int | None = None  # None: the engine's default (streaming partials use 1 for speed)
+    # Streaming: where these samples start in the session. The mock engine reads its text off one timeline,
+    # so each turn of a stream gets the words of its own span; a real engine ignores it.
+    offset_s: float | None = None
 
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done

@@ -78,14 +78,30 @@ class MockEngine:
             time.sleep(total / steps)
             if progress:
                 progress((i + 1) / steps)
-        tokens = self.pick_text(duration, source).split()
-        slot = duration / max(1, len(tokens))
-        words = [
-            EngineWord(tok, round(i * slot, 3), round(i * slot + slot * 0.9, 3), 0.99)
-            for i, tok in enumerate(tokens)
-        ]
+        if options.offset_s is not None:
+            words = self._timeline_words(options.offset_s, duration, source)
+        else:
+            tokens = self.pick_text(duration, source).split()
+            slot = duration / max(1, len(tokens))
+            words = [
+                EngineWord(tok, round(i * slot, 3), round(i * slot + slot * 0.9, 3), 0.99)
+                for i, tok in enumerate(tokens)
+            ]
         return EngineResult(
             words=words,
             language=options.language or "en",
             language_confidence=None if options.language else 0.99,
         )
+
+    def _timeline_words(self, offset: float, duration: float, source: AudioSource | None) -> list[EngineWord]:
+        """The words whose slots on the session timeline (the text repeated at 2.5 words/s) fall in this
+        span, timed from its start: a growing window yields a growing prefix, each turn its own words."""
+        tokens = self.pick_text(duration, source).split() or PANGRAM.split()
+        slot = 1 / _WORDS_PER_SECOND
+        first = int(np.ceil(offset / slot))
+        last = int((offset + duration) / slot - 0.9)  # the word must end inside the span
+        starts = [(i, i * slot - offset) for i in range(first, last + 1)]
+        return [
+            EngineWord(tokens[i % len(tokens)], round(t, 3), round(t + slot * 0.9, 3), 0.99)
+            for i, t in starts
+        ]

@@ -44,6 +44,7 @@ class Decoder:
             hotwords=stream.hotwords,
             beam_size=None if request.final else self.settings.stream_beam_size,
             temperature=0.0,  # no fallback re-decodes: a live stream cannot wait for them
+            offset_s=request.offset_ms / 1000,
         )
 
     async def run(self, request: DecodeRequest, stream: StreamOptions):  # -> EngineResult
