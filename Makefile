@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint models tools bench clean
+.PHONY: run run-tls test lint models tools js bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,16 @@ run: models
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench migrations/env.py
 
-test: models lint tools
+test: models lint tools js
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+run-tls: models
+	$(VENV)/bin/localscribe serve --tls --host $(HOST) --port $(PORT)
+
+# the official JS SDK's test suite (tests/js); its pytest wrapper skips when node/npm are missing
+js:
+	@if command -v npm >/dev/null 2>&1; then cd tests/js && npm ci --no-audit --no-fund --silent; \
+	else echo "node/npm missing: the JS SDK tests skip"; fi
 
 # espeak-ng synthesises speech with known words for a few real-engine tests (Debian package; root only)
 tools:
@@ -35,4 +43,4 @@ bench: models
 	$(PY) bench/async_rtf.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache tests/js/node_modules
