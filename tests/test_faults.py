@@ -6,6 +6,7 @@ rest start servers, arrange faults through `/admin/faults` or a YAML file, and w
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -83,12 +84,12 @@ def test_invalid_rules_are_refused_naming_the_field(rule: dict, field: str) -> N
             {"header": {"name": "X-LocalScribe-Fault", "value": "slow"}},
             Facts(headers={"x-localscribe-fault": "slow"}),
             True,
-        ),  # noqa: E501
+        ),
         (
             {"header": {"name": "X-LocalScribe-Fault", "value": "slow"}},
             Facts(headers={"x-localscribe-fault": "fast"}),
             False,
-        ),  # noqa: E501
+        ),
         ({"header": {"name": "X-Fail"}}, Facts(headers={"x-fail": ""}), True),  # no value: presence is enough
         ({"header": {"name": "X-Fail"}}, Facts(headers={}), False),
         ({"path": "/v2/transcript*"}, Facts(path="/v2/transcript/abc"), True),
@@ -336,6 +337,48 @@ def test_fault_rules_crud(server_with_admin: ServerProcess) -> None:
         assert r.status_code == 400 and r.json()["error"].startswith("effect.hold.seconds: ")
         assert admin.delete(f"/admin/faults/{rule['id']}").json()["id"] == rule["id"]
         assert admin.delete(f"/admin/faults/{rule['id']}").status_code == 404
+        r = admin.delete("/admin/faults", params={"source": "elsewhere"})
+        assert (r.status_code, r.json()) == (400, {"error": "source: must be one of: api, file"})
+
+
+def test_close_fault_drops_a_stream(server_with_admin: ServerProcess) -> None:
+    """Effect `close`: the streaming session is closed with the rule's code and reason after `after_s`."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = server_with_admin.url.replace("http://", "ws://") + "/v3/ws"
+    reason = "Session Cancelled: An error occurred"
+    with _admin(server_with_admin) as admin:
+        rule = _add(
+            admin,
+            {
+                "match": {"header": {"name": "X-LocalScribe-Fault", "value": "drop"}},
+                "effect": {"type": "close", "code": 3005, "reason": reason, "after_s": 0.5},
+                "times": 1,
+            },
+        )
+        headers = {"Authorization": API_KEY, "X-LocalScribe-Fault": "drop"}
+        t0 = time.monotonic()  # before the session exists, so the bound below holds however slow we are
+        with connect(url, additional_headers=headers, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "Begin"
+            with pytest.raises(ConnectionClosed):
+                for _ in range(100):
+                    ws.send(bytes(3200))  # 100 ms of silence, at real-time pace
+                    time.sleep(0.1)
+        assert (ws.close_code, ws.close_reason) == (3005, reason)
+        assert time.monotonic() - t0 >= 0.5
+        assert admin.get(f"/admin/faults/{rule['id']}").json()["hits"] == 1
+
+        with connect(url, additional_headers=headers, open_timeout=5) as ws:  # times: 1, used up
+            assert json.loads(ws.recv(timeout=5))["type"] == "Begin"
+            for _ in range(10):
+                ws.send(bytes(3200))
+                time.sleep(0.1)
+            ws.send(json.dumps({"type": "Terminate"}))
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    ws.recv(timeout=10)
+        assert ws.close_code == 1000
 
 
 def test_faults_file_is_loaded_once_by_every_process(
@@ -360,6 +403,9 @@ def test_faults_file_is_loaded_once_by_every_process(
             headers={"X-LocalScribe-Fault": "error"},
         ).json()["id"]
         assert wait_for(client, tid)["error"] == "injected from a file"
+        _add(admin, {"effect": {"type": "delay", "seconds": 1}, "match": {"account_id": "nobody"}})
+        assert admin.delete("/admin/faults", params={"source": "api"}).json() == {"deleted": 1}
+        assert [r["id"] for r in admin.get("/admin/faults").json()["faults"]] == [rule["id"]]
 
 
 def test_a_broken_faults_file_stops_start_up(start_server: StartServer, tmp_path: Path) -> None:

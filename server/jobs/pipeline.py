@@ -143,7 +143,8 @@ def _transcribe_file(
         params=p,
         language_code=api_language,
         utterances=utterances,
-        extra={"channel_samples": tracks} if multichannel else {},  # per-channel speaker labels
+        # the samples start at audio_start_from on the words' clock; channel tracks for per-channel speakers
+        extra={"samples_offset_ms": start_ms or 0, **({"channel_samples": tracks} if multichannel else {})},
     )
     out: dict[str, Any] = {
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,

@@ -34,6 +34,7 @@ from server.clock import iso
 from server.db.models import FaultRule
 from server.services.payloads import validated
 
+SOURCES = ("api", "file")
 JOB_KINDS = ("hold", "delay", "error")  # stamped on a transcript when it is created
 HTTP_CACHE_S = 1.0  # how long a process reuses its copy of the HTTP rules (other processes' edits lag this)
 
@@ -200,6 +201,9 @@ def delete_rule(db: Session, rule_id: str) -> FaultRule:
 def delete_rules(db: Session, *, source: str | None = None) -> int:
     stmt = delete(FaultRule)
     if source is not None:
+        if source not in SOURCES:
+            problem = f"must be one of: {', '.join(SOURCES)}"
+            raise errors.ApiError(400, errors.INVALID_ADMIN_FIELD.format(field="source", problem=problem))
         stmt = stmt.where(FaultRule.source == source)
     HTTP_RULES.invalidate()
     return db.execute(stmt).rowcount or 0
