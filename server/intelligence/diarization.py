@@ -41,10 +41,11 @@ SEGMENT_WINDOWS = 4  # clustering unit: 4 windows of 0.8 s every 0.4 s ≈ 2.0 s
 MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this much of it
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)
 UNKNOWN_COUNT_THRESHOLD = 0.3  # cosine distance (raw embeddings) below which segments are one voice
-MIN_CLUSTER_SHARE = 0.1  # with an unknown count, a cluster smaller than this share of speech is absorbed
+MIN_CLUSTER_SHARE = 0.1  # with an unknown count, a cluster under this share of speech is not a speaker
 SWITCH_PENALTY = 0.6  # Viterbi cost of a speaker change between adjacent words (scores are cosines)
 SWITCH_PAUSE_MS = 600.0  # ...which halves for every this-many ms of pause between the two words
-MAX_DEFAULT_SPEAKERS = 10  # the API's documented default maximum for 2–10 min audio
+# The API's default max_speakers_expected by audio length (CONTRACT §2.2): (up to this many s, max or None).
+DEFAULT_MAX_SPEAKERS: tuple[tuple[float, int | None], ...] = ((120.0, None), (600.0, 10), (float("inf"), 30))
 
 
 @dataclass(frozen=True)
@@ -308,25 +309,36 @@ def run(doc: Document) -> dict[str, Any]:
     low = int(options.get("min_speakers_expected") or 1)
     high = options.get("max_speakers_expected")
     if n_speakers is None and high is None:
-        high = MAX_DEFAULT_SPEAKERS
+        seconds = len(doc.samples) / SAMPLE_RATE
+        high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
     channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
     tracks = doc.extra.get("channel_samples")
+    offset = int(doc.extra.get("samples_offset_ms") or 0)
     if channels:
         for channel in channels:  # channel "1" is track 0 (server/jobs/pipeline.py numbers them so)
             words = sorted((w for w in doc.words if w.get("channel") == channel), key=lambda w: w["start"])
             index = _channel_order(channel) - 1
             audio = tracks[index] if tracks is not None and 0 <= index < len(tracks) else doc.samples
             # a channel is usually one voice: its count is estimated, capped by what the request allows
-            for w, name in zip(words, diarize(audio, words, None, 1, n_speakers or high), strict=True):
+            names = diarize(audio, _on_sample_clock(words, offset), None, 1, n_speakers or high)
+            for w, name in zip(words, names, strict=True):
                 w["speaker"] = f"{channel}{name}"
     else:
         words = sorted(doc.words, key=lambda w: (w["start"], w["end"]))
-        for w, name in zip(words, diarize(doc.samples, words, n_speakers, low, high), strict=True):
+        names = diarize(doc.samples, _on_sample_clock(words, offset), n_speakers, low, high)
+        for w, name in zip(words, names, strict=True):
             w["speaker"] = name
     doc.utterances = build_utterances(doc.words)
     if channels:  # the text of multichannel audio is its utterances interleaved (server/jobs/pipeline.py)
         doc.text = utterance_text(doc.utterances)
     return {}
+
+
+def _on_sample_clock(words: list[Word], offset_ms: int) -> list[Word]:
+    """Word times are on the file's clock; the samples start at `audio_start_from` (offset_ms)."""
+    if not offset_ms:
+        return words
+    return [{**w, "start": w["start"] - offset_ms, "end": w["end"] - offset_ms} for w in words]
 
 
 def _channel_order(channel: str) -> int:

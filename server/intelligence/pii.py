@@ -33,7 +33,7 @@ from server.text.utterances import build_utterances, utterance_text
 # `pattern:<name>` for PATTERNS below. The first requested policy in this order names a shared label.
 POLICY_SOURCES: dict[str, tuple[str, ...]] = {
     "person_name": ("PERSON",),
-    "phone_number": ("PHONE_NUMBER",),
+    "phone_number": ("PHONE_NUMBER", "pattern:phone"),
     "email_address": ("EMAIL_ADDRESS",),
     "credit_card_number": ("CREDIT_CARD",),
     "us_social_security_number": ("US_SSN",),
@@ -69,12 +69,23 @@ UNSERVED_POLICIES: frozenset[str] = frozenset(
 PATTERNS: dict[str, tuple[str, float]] = {
     # "42 years old", "a 42-year-old" (scored above spaCy's DATE, which claims the same words)
     "age": (r"\b\d{1,3}[- ]years?[- ]old\b", 0.9),
+    # a 3-3-4 number however the speech model punctuated it ("555, 123, 4567", "555. 123. 4567")
+    "phone": (r"(?<![\w.])\(?\d{3}\)?[\s,.-]{1,3}\d{3}[\s,.-]{1,3}\d{4}(?!\w)", 0.6),
     # four or more digits in a row, optionally grouped by spaces/dashes ("4 5 6 7", "1234-5678")
     "digits": (r"(?<![\w.])\d(?:[ -]?\d){3,}(?![\w])", 0.5),
 }
 # Recognizers that need no English model: all that run for a non-English transcript.
 LANGUAGE_NEUTRAL: frozenset[str] = frozenset(
-    {"PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IP_ADDRESS", "URL", "IBAN_CODE", "pattern:digits"}
+    {
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "CREDIT_CARD",
+        "IP_ADDRESS",
+        "URL",
+        "IBAN_CODE",
+        "pattern:phone",
+        "pattern:digits",
+    }
 )
 _DIGITS_ARE_NOT = frozenset({"DATE", "TIME"})
 _BARE_DIGITS = re.compile(r"^[\d\s-]+$")

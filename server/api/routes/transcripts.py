@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.deps import base_url, current_account, get_db, read_db
+from server.api.routes import api_errors, query
 from server.config import Settings, get_settings
 from server.db.models import Account
 from server.services import exports
@@ -26,7 +27,7 @@ from server.services.transcript_params import validate_transcript_request
 from server.services.transcript_view import render_transcript
 from server.speech_models import known_speech_models
 
-router = APIRouter(prefix="/v2/transcript")
+router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_errors())
 
 
 async def json_body(request: Request) -> Any:
@@ -36,7 +37,17 @@ async def json_body(request: Request) -> Any:
         raise errors.ApiError(400, errors.INVALID_JSON) from None
 
 
-@router.post("")
+@router.post(
+    "",
+    operation_id="createTranscript",
+    summary="Transcribe audio",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "required": ["audio_url"]}}},
+        }
+    },
+)
 def create(
     account: Account = Depends(current_account),  # first: a request without a key gets 401, never 400
     body: Any = Depends(json_body),
@@ -56,7 +67,21 @@ def create(
     return render_transcript(svc.create_transcript(db, account, params, request.headers))
 
 
-@router.get("")
+@router.get(
+    "",
+    operation_id="listTranscripts",
+    summary="List transcripts",
+    openapi_extra={
+        "parameters": [
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}),
+            query("status", {"type": "string", "enum": ["queued", "processing", "completed", "error"]}),
+            query("created_on", {"type": "string", "format": "date"}),
+            query("before_id", {"type": "string", "format": "uuid"}),
+            query("after_id", {"type": "string", "format": "uuid"}),
+            query("throttled_only", {"type": "boolean", "default": False}),
+        ]
+    },
+)
 def list_(
     request: Request,
     db: Session = Depends(read_db),
@@ -66,14 +91,14 @@ def list_(
     return svc.list_transcripts(db, account, validate_list_query(request.query_params), base)
 
 
-@router.get("/{transcript_id}")
+@router.get("/{transcript_id}", operation_id="getTranscript", summary="Get transcript")
 def get(
     transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return render_transcript(svc.get_transcript(db, account, transcript_id))
 
 
-@router.delete("/{transcript_id}")
+@router.delete("/{transcript_id}", operation_id="deleteTranscript", summary="Delete transcript")
 def delete(
     transcript_id: str,
     db: Session = Depends(get_db, scope="function"),
@@ -83,21 +108,44 @@ def delete(
     return render_transcript(svc.delete_transcript(db, account, transcript_id, settings.data_dir))
 
 
-@router.get("/{transcript_id}/sentences")
+@router.get(
+    "/{transcript_id}/sentences",
+    operation_id="getTranscriptSentences",
+    summary="Get sentences in transcript",
+)
 def sentences(
     transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return exports.sentences(svc.get_transcript(db, account, transcript_id))
 
 
-@router.get("/{transcript_id}/paragraphs")
+@router.get(
+    "/{transcript_id}/paragraphs",
+    operation_id="getTranscriptParagraphs",
+    summary="Get paragraphs in transcript",
+)
 def paragraphs(
     transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
 ) -> dict:
     return exports.paragraphs(svc.get_transcript(db, account, transcript_id))
 
 
-@router.get("/{transcript_id}/word-search")
+@router.get(
+    "/{transcript_id}/word-search",
+    operation_id="wordSearch",
+    summary="Search words in transcript",
+    openapi_extra={
+        "parameters": [
+            query(
+                "words",
+                {"type": "array", "items": {"type": "string"}},
+                required=True,
+                style="form",
+                explode=False,
+            )
+        ]
+    },
+)
 def word_search(
     transcript_id: str,
     request: Request,
@@ -111,7 +159,12 @@ def word_search(
     return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
 
 
-@router.get("/{transcript_id}/redacted-audio", response_model=None)
+@router.get(
+    "/{transcript_id}/redacted-audio",
+    response_model=None,
+    operation_id="getRedactedAudio",
+    summary="Get redacted audio",
+)
 def redacted_audio(
     transcript_id: str,
     db: Session = Depends(read_db),
@@ -127,7 +180,7 @@ def redacted_audio(
     }
 
 
-@router.get("/{transcript_id}/redacted-audio/{file_name}")
+@router.get("/{transcript_id}/redacted-audio/{file_name}", include_in_schema=False)  # a file URL, not an API
 def redacted_audio_download(
     transcript_id: str,
     file_name: str,
@@ -140,7 +193,13 @@ def redacted_audio_download(
     return FileResponse(path, media_type=media_type(file_name), filename=name)
 
 
-@router.get("/{transcript_id}/{subtitle_format}")
+@router.get(
+    "/{transcript_id}/{subtitle_format}",
+    operation_id="getSubtitles",
+    summary="Get subtitles for transcript",
+    response_class=PlainTextResponse,
+    openapi_extra={"parameters": [query("chars_per_caption", {"type": "integer", "minimum": 1})]},
+)
 def subtitles(
     transcript_id: str,
     subtitle_format: str,
@@ -153,7 +212,7 @@ def subtitles(
     t = svc.get_transcript(db, account, transcript_id)
     raw = request.query_params.get("chars_per_caption")
     chars: int | None = None
-    if raw:
+    if raw is not None:  # `?chars_per_caption=` is not an integer either (found by test_conformance)
         try:
             chars = int(raw)
         except ValueError:
