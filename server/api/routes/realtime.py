@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from sqlalchemy.orm import Session
 
 from server.api.deps import current_account, get_db
+from server.api.routes import api_errors, query
 from server.api.routes.transcripts import json_body
 from server.db.models import Account
 from server.services import streams
@@ -18,7 +19,19 @@ from server.streaming.v3 import V3Adapter
 router = APIRouter()
 
 
-@router.post("/v2/realtime/token", operation_id="createTemporaryToken", tags=["streaming"])
+@router.post(
+    "/v2/realtime/token",
+    operation_id="createTemporaryToken",
+    tags=["streaming"],
+    summary="Create temporary authentication token for Streaming STT",
+    responses=api_errors(),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "required": ["expires_in"]}}},
+        }
+    },
+)
 def create_v2_token(
     body: Any = Depends(json_body),
     account: Account = Depends(current_account),
@@ -29,7 +42,19 @@ def create_v2_token(
     return {"token": streams.issue_token(db, account.id, expires_in_s=expires_in, max_session_s=None)}
 
 
-@router.get("/v3/token", operation_id="generateStreamingToken", tags=["streaming"])
+@router.get(
+    "/v3/token",
+    operation_id="generateStreamingToken",
+    tags=["streaming"],
+    summary="Generate temporary streaming token",
+    responses=api_errors(400, 401, 429, 500),  # [TOK]: no 404
+    openapi_extra={
+        "parameters": [
+            query("expires_in_seconds", {"type": "integer", "minimum": 1, "maximum": 600}, required=True),
+            query("max_session_duration_seconds", {"type": "integer", "minimum": 60, "maximum": 10800}),
+        ]
+    },
+)
 def create_v3_token(
     request: Request,
     account: Account = Depends(current_account),

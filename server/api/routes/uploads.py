@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server import errors
 from server.api.deps import base_url, current_account
+from server.api.routes import SPEC_ERRORS, api_errors
 from server.config import Settings, get_settings
 from server.db.models import Account
 from server.db.session import session_scope
@@ -22,7 +23,19 @@ def _record(account_id: str, upload_id: str, path: Path, size: int) -> None:
         record_upload(db, account_id, upload_id, path, size)
 
 
-@router.post("/v2/upload")
+@router.post(
+    "/v2/upload",
+    operation_id="uploadFile",
+    summary="Upload a media file",
+    tags=["transcript"],
+    responses=api_errors(*SPEC_ERRORS, 403),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload(
     request: Request,
     account: Account = Depends(current_account),
