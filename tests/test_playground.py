@@ -16,6 +16,7 @@ from tests.support.server import API_KEY, ServerProcess
 
 URL = re.compile(r"""(?:https?|wss?):/+([^/\s'"`<>)]*)""")
 ASSETS = sorted(p for p in STATIC_DIR.rglob("*") if p.is_file())
+INDEX = STATIC_DIR / "index.html"
 
 
 def test_page_and_every_asset_served(server: ServerProcess) -> None:
@@ -38,10 +39,15 @@ def test_page_and_every_asset_served(server: ServerProcess) -> None:
         )
 
 
-def test_module_imports_resolve() -> None:
+def test_module_imports_resolve_and_are_preloaded() -> None:
+    preload = r'rel="modulepreload" href="/playground/static/js/([^"]+)"'
+    preloaded = set(re.findall(preload, INDEX.read_text()))
+    imported: set[str] = set()
     for js in STATIC_DIR.rglob("*.js"):
         for target in re.findall(r"""from\s+['"](\.[^'"]+)['"]""", js.read_text()):
             assert (js.parent / target).resolve().is_file(), f"{js.name} imports missing {target}"
+            imported.add(Path(target).name)
+    assert preloaded == imported, "index.html preloads exactly the modules main.js pulls in"
 
 
 def test_assets_name_no_other_host() -> None:

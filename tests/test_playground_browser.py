@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import StartServer, create_key
+from tests.support.files import file_server
 from tests.support.server import API_KEY, ServerProcess
 from tests.support.spec import AUDIO
 
@@ -56,6 +57,7 @@ def run_scenario(
         "LS_BASE_URL": server.url,
         "LS_API_KEY": API_KEY,
         "LS_AUDIO": str(JFK),
+        "LS_STEREO": str(AUDIO / "stereo_diarization.wav"),
         "LS_SCREENSHOTS": str(shots),
         "LS_CHROMIUM": CHROMIUM,
         **extra,
@@ -83,18 +85,21 @@ MOCK_TEXT = (
 
 def test_upload_words_seek_downloads_and_jobs(start_server: StartServer, tmp_path: Path) -> None:
     server = start_server(LOCALSCRIBE_MOCK_TEXT=MOCK_TEXT)
-    out = run_scenario(server, "playground.test.mjs", tmp_path, LS_EXPECT_PII="1")
+    with file_server(AUDIO) as files:
+        out = run_scenario(
+            server, "playground.test.mjs", tmp_path, LS_EXPECT_PII="1", LS_AUDIO_URL=f"{files}/jfk.flac"
+        )
     assert "PAGE_WEIGHT" in out and "FIRST_WORD_MS" in out
 
 
 def test_throttled_job_shows_its_queue_position(start_server: StartServer, tmp_path: Path) -> None:
-    server = start_server(LOCALSCRIBE_MOCK_DELAY_S="1.5", LOCALSCRIBE_WORKERS="2")
+    server = start_server(LOCALSCRIBE_MOCK_DELAY_S="4", LOCALSCRIBE_WORKERS="2")
     key = create_key(server, async_limit=1)
     with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as c:
         upload_url = c.post("/v2/upload", content=JFK.read_bytes()).json()["upload_url"]
         ids = [c.post("/v2/transcript", json={"audio_url": upload_url}).json()["id"] for _ in range(4)]
     out = run_scenario(server, "queue.test.mjs", tmp_path, LS_API_KEY=key, LS_QUEUED_IDS=",".join(ids))
-    assert "# pass 1" in out
+    assert "ℹ pass 1" in out
 
 
 def _fake_mic_wav(tmp_path: Path) -> Path:
@@ -117,17 +122,30 @@ def test_live_microphone_over_v3(server: ServerProcess, tmp_path: Path) -> None:
     run_scenario(server, "live.test.mjs", tmp_path, LS_FAKE_MIC_WAV=str(_fake_mic_wav(tmp_path)))
 
 
-@pytest.mark.real
-def test_real_engine_transcribes_jfk_in_the_page(start_server: StartServer, tmp_path: Path) -> None:
+def _real_server(start_server: StartServer) -> ServerProcess:
     models = ROOT / "models"
     model = "tiny.en" if (models / "tiny.en").exists() else "base"
     if not (models / model).exists():
         pytest.skip("no local model installed (make models)")
-    server = start_server(
+    return start_server(
         LOCALSCRIBE_ENGINE="whisper",
         LOCALSCRIBE_MODEL=model,
         LOCALSCRIBE_WORKERS="1",
         LOCALSCRIBE_MODELS_DIR=str(models),
     )
+
+
+@pytest.mark.real
+def test_real_engine_transcribes_jfk_in_the_page(start_server: StartServer, tmp_path: Path) -> None:
+    server = _real_server(start_server)
     out = run_scenario(server, "playground.test.mjs", tmp_path, timeout=400, LS_EXPECT_TEXT="country")
     assert "FIRST_WORD_MS" in out
+
+
+@pytest.mark.real
+def test_real_engine_live_microphone(start_server: StartServer, tmp_path: Path) -> None:
+    server = _real_server(start_server)
+    wav = _fake_mic_wav(tmp_path)
+    run_scenario(
+        server, "live.test.mjs", tmp_path, timeout=300, LS_FAKE_MIC_WAV=str(wav), LS_EXPECT_TEXT="country"
+    )

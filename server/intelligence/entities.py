@@ -73,6 +73,7 @@ _POLITICS = frozenset(
     )
     for word in line.split()
 )
+_PRONOUN_I = re.compile(r"^I[.,!?]")
 _DIGITS = re.compile(r"\d[\d\s-]{3,}\d")
 
 
@@ -92,6 +93,8 @@ def _spans(parse: WordParse) -> list[tuple[int, int, str, int]]:
         kind = SPACY_TYPES.get(ent.label_)
         if kind == "nationality":
             kind = _norp_type(ent.text)
+        if kind == "person_name" and _PRONOUN_I.match(ent.text):
+            continue  # "Neither did I. Okay" read as a name: the pronoun ends a sentence
         if kind:
             spans.append((ent.start_char, ent.end_char, kind, 0))
     entities = list(PRESIDIO_TYPES)

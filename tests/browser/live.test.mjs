@@ -30,6 +30,10 @@ test('the microphone streams over /v3/ws: partials, then a final turn, then a cl
   const final = await page.waitForSelector('#turns .turn[data-final=true]', { timeout: 60_000 });
   console.log(`FIRST_FINAL_TURN_MS ${Date.now() - began}`);
   assert.ok((await final.textContent()).trim().length > 0, 'a final turn has words');
+  // format_turns=true: the end of turn comes again, formatted, and replaces the plain text
+  const formatted = await page.waitForSelector('#turns .turn[data-formatted=true]', { timeout: 15_000 });
+  console.log(`FIRST_TURN ${JSON.stringify(await formatted.textContent())}`);
+  assert.ok(Number(await page.getAttribute('#turns', 'data-partials')) > 0, 'partials were shown first');
   if (env.expectText) assert.match((await page.textContent('#turns')).toLowerCase(), new RegExp(env.expectText));
   await screenshot(page, 'live');
   await page.click('#live-stop');

@@ -88,6 +88,9 @@ test('clicking a word seeks the player to it and marks it current', async () => 
   assert.ok(now >= start - 0.05 && now < start + 1.5, `player at ${now}s after clicking a word at ${start}s`);
   const current = await page.$eval('#transcript .w.now', (e) => Number(e.dataset.start) / 1000);
   assert.ok(Math.abs(current - start) < 1.5, `highlighted word at ${current}s`);
+  // as it plays, the highlight moves on to the next words
+  const index = Number(await page.$eval('#transcript .w.now', (e) => e.dataset.i));
+  await page.waitForFunction((i) => Number(document.querySelector('#transcript').dataset.currentWord) > i, index, { timeout: 10_000 });
   await screenshot(page, 'result');
   await page.$eval('#player', (a) => a.pause());
 });
@@ -110,7 +113,6 @@ test('the jobs page lists the transcript with its timings', async () => {
   assert.equal(await row.getAttribute('data-status'), 'completed');
   assert.match(await row.locator('[data-col=processing]').textContent(), /\d+\.\d+ s/);
   await page.waitForSelector('#jobs-limits:text("Limits in use")');
-  await screenshot(page, 'jobs');
   await row.locator('a').click();
   await page.waitForSelector('#transcript .w');
   // opened from the list, the audio comes from the server (not the file picked earlier) and still plays
@@ -145,6 +147,87 @@ test('speakers, key phrases, entities and redacted PII are marked inline', async
   assert.equal(await count('#entities .chip'), (t.entities || []).length);
   if ((t.entities || []).length) assert.ok((await count('#transcript .w.ent')) > 0);
   await screenshot(page, 'intelligence');
+});
+
+test('multichannel: each channel in its own column', { skip: !process.env.LS_STEREO && 'no LS_STEREO' }, async () => {
+  const { page } = session;
+  await page.click('nav a[data-view=transcribe]');
+  await page.setInputFiles('#file', process.env.LS_STEREO);
+  await page.check('input[name=multichannel]');
+  await page.click('#transcribe');
+  await page.waitForSelector('#steps[data-status=completed]', { timeout: 60_000 });
+  const id = page.url().split('/t/')[1];
+  const t = await (await fetch(`${env.base}/v2/transcript/${id}`, { headers: { Authorization: env.key } })).json();
+  assert.equal(t.audio_channels, 2);
+  const channels = await page.$$eval('#transcript .channel', (els) => els.map((e) => e.querySelector('h3').textContent));
+  assert.deepEqual(channels, ['Channel 1', 'Channel 2']);
+  for (const channel of ['1', '2']) {
+    const shown = await page.$$eval(`#transcript .channel[data-channel="${channel}"] .w`, (els) => els.map((e) => e.textContent));
+    const expected = t.utterances.filter((u) => u.channel === channel).flatMap((u) => u.words.map((w) => w.text));
+    assert.deepEqual(shown, expected);
+    assert.ok(shown.length > 0);
+  }
+  // both channels speak at once: each column highlights its own current word
+  await page.waitForFunction(() => document.querySelector('#player').readyState >= 1, null, { timeout: 15_000 });
+  await page.click('#transcript .channel[data-channel="2"] .w >> nth=3');
+  await page.waitForFunction(() => document.querySelectorAll('#transcript .w.now').length === 2);
+  await page.$eval('#player', (a) => a.pause());
+  await screenshot(page, 'multichannel');
+});
+
+test('a URL job: transcribed from the link, played from it, then deleted from the jobs page',
+  { skip: !process.env.LS_AUDIO_URL && 'no LS_AUDIO_URL' }, async () => {
+    const { page } = session;
+    const link = process.env.LS_AUDIO_URL;
+    await page.click('nav a[data-view=transcribe]');
+    await page.fill('#audio-url', link);
+    assert.equal(JSON.parse(await page.textContent('#request-preview')).audio_url, link);
+    await page.click('#transcribe');
+    await page.waitForSelector('#steps[data-status=completed]', { timeout: 60_000 });
+    const id = page.url().split('/t/')[1];
+    await page.waitForSelector('#transcript .w');
+    assert.equal(await page.$eval('#player', (a) => a.src), link);
+    await page.waitForFunction(() => document.querySelector('#player').readyState >= 1, null, { timeout: 15_000 });
+
+    await page.click('nav a[data-view=jobs]');
+    const row = page.locator(`#jobs-table tr[data-id="${id}"]`);
+    assert.equal(await row.locator('td.src').textContent(), link);
+    await screenshot(page, 'jobs');
+    page.once('dialog', (dialog) => dialog.accept());
+    await row.locator('[data-delete]').click();
+    await page.waitForSelector(`#jobs-table tr[data-id="${id}"] td.src:text-is("deleted")`);
+    assert.equal(await row.locator('[data-delete]').count(), 0);
+    const gone = await (await fetch(`${env.base}/v2/transcript/${id}`, { headers: { Authorization: env.key } })).json();
+    assert.equal(gone.audio_url, 'http://deleted_by_user');
+  });
+
+test('the microphone worklet turns 48 kHz float audio into 16 kHz PCM16 in 100 ms messages', async () => {
+  const { page } = session;
+  const out = await page.evaluate(async () => {
+    const ctx = new OfflineAudioContext(1, 48000, 48000); // one second at 48 kHz: the worklet must resample
+    await ctx.audioWorklet.addModule('/playground/static/js/pcm-worklet.js');
+    const node = new AudioWorkletNode(ctx, 'pcm-sender', { processorOptions: { targetRate: 16000, chunkMs: 100 } });
+    const chunks = [];
+    node.port.onmessage = (e) => chunks.push(Array.from(new Int16Array(e.data)));
+    const tone = ctx.createOscillator();
+    tone.frequency.value = 440;
+    const gain = ctx.createGain();
+    gain.gain.value = 0.5;
+    tone.connect(gain).connect(node).connect(ctx.destination);
+    tone.start();
+    await ctx.startRendering();
+    await new Promise((r) => setTimeout(r, 200)); // let the last port messages arrive
+    const samples = chunks.flat();
+    let crossings = 0;
+    for (let i = 1; i < samples.length; i++) if ((samples[i - 1] < 0) !== (samples[i] < 0)) crossings++;
+    return { sizes: chunks.map((c) => c.length), crossings, peak: Math.max(...samples.slice(1600)) };
+  });
+  assert.ok(out.sizes.length >= 9 && out.sizes.length <= 10, `messages: ${out.sizes}`);
+  assert.ok(out.sizes.every((n) => n === 1600), 'each message is 100 ms at 16 kHz');
+  const seconds = (out.sizes.length * 1600) / 16000;
+  const hz = out.crossings / 2 / seconds;
+  assert.ok(Math.abs(hz - 440) < 10, `a 440 Hz tone comes out at ${hz} Hz`);
+  assert.ok(out.peak > 0.45 * 32767 && out.peak < 0.52 * 32767, `half-scale tone, peak ${out.peak}`);
 });
 
 test('no errors in the console, no request to another host', () => {

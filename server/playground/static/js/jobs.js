@@ -2,7 +2,17 @@
 import { api } from './api.js';
 import { h, seconds, when } from './dom.js';
 
-function row(item, job) {
+async function remove(id, reload) {
+  if (!window.confirm(`Delete transcript ${id}? Its text and uploaded audio are removed for good.`)) return;
+  try {
+    await api(`/v2/transcript/${id}`, { method: 'DELETE' });
+  } catch (err) {
+    window.alert(`Could not delete: ${err.message}`);
+  }
+  reload();
+}
+
+function row(item, job, reload) {
   const status = item.status === 'queued' && job?.throttled ? `queued (throttled, ${job.ahead} ahead)` : item.status;
   return h(
     'tr',
@@ -14,7 +24,10 @@ function row(item, job) {
     h('td', { class: 'num' }, seconds(job?.queued_s, 2)),
     h('td', { class: 'num', dataset: { col: 'processing' } }, seconds(job?.processing_s, 2)),
     h('td', { class: 'num' }, job?.speed != null ? `${job.speed}×` : '–'),
-    h('td', { class: 'src', title: item.audio_url }, job?.source === 'upload' ? 'upload' : item.audio_url),
+    h('td', { class: 'src', title: item.audio_url }, job?.deleted ? 'deleted' : job?.source === 'upload' ? 'upload' : item.audio_url),
+    h('td', {}, ['completed', 'error'].includes(item.status) && !job?.deleted
+      ? h('button', { type: 'button', class: 'link', dataset: { delete: item.id }, onclick: () => remove(item.id, reload) }, 'Delete')
+      : null),
   );
 }
 
@@ -26,7 +39,7 @@ export function mount(view, _params, { refreshLimits }) {
   const table = h(
     'table',
     { class: 'jobs', id: 'jobs-table' },
-    h('thead', {}, h('tr', {}, ['Created', 'ID', 'Status', 'Audio', 'Waited', 'Processing', 'Speed', 'Source'].map((c) => h('th', {}, c)))),
+    h('thead', {}, h('tr', {}, ['Created', 'ID', 'Status', 'Audio', 'Waited', 'Processing', 'Speed', 'Source', ''].map((c) => h('th', {}, c)))),
     body,
   );
   view.append(h('section', { class: 'card' }, h('h1', {}, 'Jobs'), limits, table));
@@ -40,8 +53,12 @@ export function mount(view, _params, { refreshLimits }) {
       ]);
       if (stopped) return;
       const byId = new Map(timings.jobs.map((j) => [j.id, j]));
-      body.replaceChildren(...list.transcripts.map((item) => row(item, byId.get(item.id))));
-      if (!list.transcripts.length) body.append(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No transcripts yet.')));
+      const reload = () => {
+        clearTimeout(timer);
+        load();
+      };
+      body.replaceChildren(...list.transcripts.map((item) => row(item, byId.get(item.id), reload)));
+      if (!list.transcripts.length) body.append(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, 'No transcripts yet.')));
       if (account) {
         const streams = account.streams.active === null ? 'n/a' : account.streams.active;
         limits.textContent =

@@ -12,6 +12,8 @@ export function showTurn(list, msg) {
     el = h('p', { class: 'turn', dataset: { turn: msg.turn_order } });
     list.append(el);
   }
+  const counts = list.dataset;
+  counts.partials = String(Number(counts.partials || 0) + (msg.end_of_turn ? 0 : 1)); // for tests and curious eyes
   if (el.dataset.formatted === 'true' && !msg.turn_is_formatted) return; // never replace formatted text
   const pending = msg.end_of_turn ? [] : (msg.words || []).filter((w) => !w.word_is_final).map((w) => w.text);
   el.replaceChildren(
@@ -61,6 +63,7 @@ export function mount(view) {
   start.addEventListener('click', async () => {
     start.disabled = true;
     turns.replaceChildren();
+    delete turns.dataset.partials;
     try {
       session = await connect({
         model: model.value,

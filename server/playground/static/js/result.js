@@ -143,41 +143,59 @@ function sidePanel(t, seek) {
 function renderResult(view, t, started, cleanup) {
   const audio = h('audio', { controls: true, preload: 'auto', id: 'player' });
   const sourceNote = h('p', { class: 'muted small' });
-  const flat = [];
+  const byTrack = new Map(); // words per channel (multichannel) or all together: one current word per track
   const mark = marksFor(t);
   const speakers = new Map();
   const transcript = h('div', { class: 'transcript', id: 'transcript' });
+  const columns = new Map(); // multichannel: one column per channel, side by side, since channels overlap in time
+  const placeFor = (block) => {
+    if (!t.multichannel) return transcript;
+    if (!columns.has(block.key)) {
+      const column = h('div', { class: 'channel', dataset: { channel: block.key } }, h('h3', {}, block.label));
+      columns.set(block.key, column);
+      transcript.classList.add('channels');
+      transcript.append(column);
+    }
+    return columns.get(block.key);
+  };
   for (const block of blocks(t)) {
     if (!speakers.has(block.key)) speakers.set(block.key, speakers.size % 6);
     const body = h('p', { class: 'words' });
     for (const word of block.words) {
       const { className, title } = mark(word);
       const el = h('span', { class: className, title: title || null, dataset: { start: word.start, end: word.end } }, word.text);
-      flat.push({ start: word.start, end: word.end, el });
+      const track = t.multichannel ? block.key : '';
+      if (!byTrack.has(track)) byTrack.set(track, []);
+      byTrack.get(track).push({ start: word.start, end: word.end, el });
       body.append(el, ' ');
     }
-    transcript.append(
+    const label = t.multichannel ? null : block.label; // a channel's name heads its column instead
+    placeFor(block).append(
       h('div', { class: `block s${speakers.get(block.key)}` },
-        block.label ? h('div', { class: 'speaker' }, block.label, h('span', { class: 'muted' }, ` ${clock(block.start)}`)) : null,
+        label ? h('div', { class: 'speaker' }, label, h('span', { class: 'muted' }, ` ${clock(block.start)}`)) : null,
+        t.multichannel ? h('div', { class: 'muted small' }, clock(block.start)) : null,
         body),
     );
   }
-  if (!flat.length) transcript.append(h('p', { class: 'muted' }, t.text || 'No speech was found in this audio.'));
-  flat.sort((a, b) => a.start - b.start);
-  flat.forEach((w, i) => (w.el.dataset.i = i));
+  const tracks = [...byTrack.values()].map((words) => ({ words: words.sort((a, b) => a.start - b.start), current: -1 }));
+  const wordCount = tracks.reduce((n, tr) => n + tr.words.length, 0);
+  if (!wordCount) transcript.append(h('p', { class: 'muted' }, t.text || 'No speech was found in this audio.'));
+  for (const tr of tracks) tr.words.forEach((w, i) => (w.el.dataset.i = i));
 
-  let current = -1;
   let frame = 0;
   const sync = () => {
-    const i = wordAt(flat, audio.currentTime * 1000);
-    if (i === current) return;
-    flat[current]?.el.classList.remove('now');
-    current = i;
-    transcript.dataset.currentWord = String(i);
-    if (i >= 0) {
-      flat[i].el.classList.add('now');
-      if (!audio.paused) flat[i].el.scrollIntoView({ block: 'nearest' });
-    }
+    const ms = audio.currentTime * 1000;
+    tracks.forEach((tr, n) => {
+      const i = wordAt(tr.words, ms);
+      if (i === tr.current) return;
+      tr.words[tr.current]?.el.classList.remove('now');
+      tr.current = i;
+      if (n === 0) transcript.dataset.currentWord = String(i);
+      if (i >= 0) {
+        tr.words[i].el.classList.add('now');
+        if (!audio.paused) tr.words[i].el.scrollIntoView({ block: 'nearest' });
+      }
+    });
   };
   const loop = () => {
     sync();
@@ -202,7 +220,7 @@ function renderResult(view, t, started, cleanup) {
       h('div', { class: 'card' }, transcript),
       sidePanel(t, seek)),
   );
-  if (started !== undefined && flat.length) {
+  if (started !== undefined && wordCount) {
     const ms = Math.round(performance.now() - started);
     view.dataset.firstWordMs = String(ms);
     view.querySelector('#first-word').textContent = `First words shown ${(ms / 1000).toFixed(2)} s after “Transcribe”.`;
