@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     stream_decode_threads: int = 1  # decodes of all sessions run here, off the event loop
     stream_beam_size: int = 1  # partial decodes; finals use beam_size
     stream_partial_interval_ms: int = 250  # decode the live utterance at most this often
+    stream_short_context_finals: bool = True  # finals also skip whisper's 30 s padding (partials always do)
     stream_max_lead_s: float = 60.0  # audio may run ahead of real time by this much (CONTRACT §5.3)
     stream_idle_timeout_s: float = 60.0  # v2: no audio for this long → 4031
     stream_max_session_s: int = 10_800  # 3 h, then 4008 / 3008

@@ -39,6 +39,9 @@ class TranscribeOptions:
     # Streaming: where these samples start in the session. The mock engine reads its text off one timeline,
     # so each turn of a stream gets the words of its own span; a real engine ignores it.
     offset_s: float | None = None
+    # Streaming: encode the audio plus >= 10 s of silence instead of whisper's fixed 30 s window
+    # (whisper.cpp's audio_ctx idea). Short live windows then decode about twice as fast.
+    short_context: bool = False
 
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done

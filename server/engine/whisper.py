@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -124,6 +125,8 @@ class WhisperEngine:
     ) -> EngineResult:
         whisper = self.load(options.model)
         duration = len(samples) / SAMPLE_RATE
+        if options.short_context and options.language and duration <= SHORT_CONTEXT_MAX_S:
+            return self._transcribe_short(whisper, samples, options)
         try:
             segments, info = whisper.transcribe(
                 samples,
@@ -155,3 +158,54 @@ class WhisperEngine:
             language=info.language,
             language_confidence=float(info.language_probability) if detected else None,
         )
+
+    def _transcribe_short(self, whisper, samples: np.ndarray, options: TranscribeOptions) -> EngineResult:  # noqa: ANN001
+        """One window, encoded with only as much padding as it needs (at least 10 s: less makes whisper
+        loop on its last words), then greedy or beam search and word alignment, as faster-whisper does."""
+        from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+
+        tokenizer = _tokenizer(whisper, options.language)
+        features = whisper.feature_extractor(samples)[:, :-1]
+        content = features.shape[1]
+        rounded = -(-(content + SHORT_CONTEXT_MIN_FRAMES) // 500) * 500  # ceil to 5 s steps
+        frames = min(3000, max(SHORT_CONTEXT_MIN_FRAMES, rounded))
+        padded = np.zeros((features.shape[0], frames), dtype=np.float32)
+        padded[:, :content] = features[:, :frames]
+        encoded = whisper.encode(padded)
+        context = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
+        prompt = whisper.get_prompt(
+            tokenizer, context, without_timestamps=True, hotwords=" ".join(options.hotwords) or None
+        )
+        budget = min(whisper.max_length // 2, 16 + int(len(samples) / SAMPLE_RATE * 8))  # ~3 tokens/s spoken
+        try:
+            result = whisper.model.generate(
+                encoded,
+                [prompt],
+                beam_size=options.beam_size or self.beam_size,
+                max_length=budget,
+                suppress_blank=True,
+                suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            )[0]
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            alignment = whisper.find_alignment(tokenizer, [tokens], encoded, content)[0] if tokens else []
+        except (RuntimeError, ValueError) as exc:
+            raise EngineError(str(exc)) from exc
+        merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+        words = [
+            EngineWord(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+            for w in alignment
+            if w["word"].strip()
+        ]
+        return EngineResult(words=words, language=options.language or "en")
+
+
+SHORT_CONTEXT_MAX_S = 20.0
+SHORT_CONTEXT_MIN_FRAMES = 1000  # 10 s
+
+
+@lru_cache(maxsize=16)
+def _tokenizer(whisper, language: str | None):  # noqa: ANN001, ANN202 - faster_whisper types, imported lazily
+    from faster_whisper.tokenizer import Tokenizer
+
+    multilingual = whisper.model.is_multilingual
+    return Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=language)

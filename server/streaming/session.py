@@ -26,6 +26,7 @@ from server.streaming.close_codes import Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
 log = logging.getLogger(__name__)
+CONTEXT_CHARS = 200
 
 
 @dataclass
@@ -36,19 +37,21 @@ class Decoder:
     executor: Executor
     settings: Settings
 
-    def options(self, request: DecodeRequest, stream: StreamOptions) -> TranscribeOptions:
+    def options(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> TranscribeOptions:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
         return TranscribeOptions(
             model=model,
             language=None if stream.multilingual else "en",
             hotwords=stream.hotwords,
+            prompt=context or None,  # what was said before: whisper keeps names and spelling consistent
             beam_size=None if request.final else self.settings.stream_beam_size,
             temperature=0.0,  # no fallback re-decodes: a live stream cannot wait for them
             offset_s=request.offset_ms / 1000,
+            short_context=not request.final or self.settings.stream_short_context_finals,
         )
 
-    async def run(self, request: DecodeRequest, stream: StreamOptions):  # -> EngineResult
-        options = self.options(request, stream)
+    async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = ""):  # -> EngineResult
+        options = self.options(request, stream, context)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
 
@@ -88,6 +91,7 @@ class SessionRunner:
         self.short_chunk_ms: float | None = None  # a short chunk is fine only as the last one
         self.wake = asyncio.Event()
         self.terminating = False
+        self.context = ""  # the last finals' text, the prompt of the next decodes
 
     @property
     def audio_s(self) -> float:
@@ -197,12 +201,14 @@ class SessionRunner:
             events, request = self.recognizer.poll()
             await self._send_events(events)
             if request is not None:
-                result = await self.decoder.run(request, self.stream)
+                result = await self.decoder.run(request, self.stream, self.context)
                 events = self.recognizer.complete(request, result.words)
                 for event in events:
                     if isinstance(event, Final):
                         event.language = result.language
                         event.language_confidence = result.language_confidence
+                        said = " ".join(w.text for w in event.words)
+                        self.context = f"{self.context} {said}".strip()[-CONTEXT_CHARS:]
                 await self._send_events(events)
                 continue
             if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
