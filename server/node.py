@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from server.config import Settings
 from server.engine import build_engine
@@ -21,11 +20,7 @@ class Node:
         self.settings = settings
         self.engine: Engine = build_engine(settings)  # models load on first use
         self.pool = WorkerPool(settings, self.engine) if workers else None
-        self.stream_decoder = Decoder(
-            self.engine,
-            ThreadPoolExecutor(settings.stream_decode_threads, thread_name_prefix="stream-decode"),
-            settings,
-        )
+        self.stream_decoder = Decoder(self.engine, settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
 
     def start(self) -> None:
@@ -47,7 +42,7 @@ class Node:
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
-        self.stream_decoder.executor.shutdown(wait=False, cancel_futures=True)
+        self.stream_decoder.shutdown()
 
     def wake(self) -> None:
         """A job was queued through this process: let an idle worker here take it without waiting to poll."""

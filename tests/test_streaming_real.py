@@ -90,3 +90,22 @@ def test_v2_streams_jfk_with_word_times(real_server: ServerProcess) -> None:
     assert words(" ".join(f["text"] for f in finals)) == words(REFERENCE) and code == 1000
     first_word = finals[0]["words"][0]
     assert first_word["text"] == "And" and 0 <= first_word["start"] < 600  # "And" starts at about 0.3 s
+
+
+def test_short_context_decoding_matches_the_full_window() -> None:
+    """Streaming decodes encode the audio plus 10 s, not 30 s: same words on jfk, and no runaway loops."""
+    from server.engine.base import TranscribeOptions
+    from server.engine.whisper import WhisperEngine
+    from server.media.decode import decode
+    from tests.support.spec import AUDIO
+
+    engine = WhisperEngine(default_model="tiny.en", models_dir=MODELS)
+    samples = decode(AUDIO / "jfk.flac")
+    full = engine.transcribe(samples, TranscribeOptions(language="en", temperature=0.0))
+    short = engine.transcribe(samples, TranscribeOptions(language="en", temperature=0.0, short_context=True))
+    assert words(" ".join(w.text for w in short.words)) == words(" ".join(w.text for w in full.words))
+    starts = [w.start for w in full.words]
+    assert [w.start for w in short.words] == pytest.approx(starts, abs=0.5)
+    # A prompt that invites repetition, on half a second of audio: the loop guard keeps the output short.
+    looping = TranscribeOptions(language="en", short_context=True, prompt="word " * 60, beam_size=1)
+    assert len(engine.transcribe(samples[:8000], looping).words) <= 3

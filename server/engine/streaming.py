@@ -22,7 +22,7 @@ import numpy as np
 from server.engine.base import SAMPLE_RATE, EngineWord
 from server.engine.vad import FRAME, StreamingVad
 
-PREROLL_MS = 200  # audio kept before the first speech frame, so the first word is not clipped
+PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode
 SPECULATE_MS = 150  # silence after which the final decode starts
 MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance

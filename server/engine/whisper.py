@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -172,21 +173,26 @@ class WhisperEngine:
         padded = np.zeros((features.shape[0], frames), dtype=np.float32)
         padded[:, :content] = features[:, :frames]
         encoded = whisper.encode(padded)
-        context = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
-        prompt = whisper.get_prompt(
-            tokenizer, context, without_timestamps=True, hotwords=" ".join(options.hotwords) or None
-        )
-        budget = min(whisper.max_length // 2, 16 + int(len(samples) / SAMPLE_RATE * 8))  # ~3 tokens/s spoken
+        hotwords = " ".join(options.hotwords) or None
+        contexts = [tokenizer.encode(" " + options.prompt.strip()), []] if options.prompt else [[]]
         try:
-            result = whisper.model.generate(
-                encoded,
-                [prompt],
-                beam_size=options.beam_size or self.beam_size,
-                max_length=budget,
-                suppress_blank=True,
-                suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-            )[0]
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            for context in contexts:  # as faster-whisper falls back: a looping decode retries bare
+                prompt = whisper.get_prompt(tokenizer, context, without_timestamps=True, hotwords=hotwords)
+                # CTranslate2 counts the prompt in max_length; speech is ~3 tokens/s: 8/s leaves room
+                budget = min(whisper.max_length, len(prompt) + 16 + int(len(samples) / SAMPLE_RATE * 8))
+                result = whisper.model.generate(
+                    encoded,
+                    [prompt],
+                    beam_size=options.beam_size or self.beam_size,
+                    max_length=budget,
+                    suppress_blank=True,
+                    suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+                )[0]
+                tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+                if _compression_ratio(tokenizer.decode(tokens)) <= LOOP_COMPRESSION_RATIO:
+                    break
+            else:
+                tokens = []  # it loops even without context: better no words than "s s s s"
             alignment = whisper.find_alignment(tokenizer, [tokens], encoded, content)[0] if tokens else []
         except (RuntimeError, ValueError) as exc:
             raise EngineError(str(exc)) from exc
@@ -200,6 +206,7 @@ class WhisperEngine:
 
 
 SHORT_CONTEXT_MAX_S = 20.0
+LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
 SHORT_CONTEXT_MIN_FRAMES = 1000  # 10 s
 
 
@@ -209,3 +216,9 @@ def _tokenizer(whisper, language: str | None):  # noqa: ANN001, ANN202 - faster_
 
     multilingual = whisper.model.is_multilingual
     return Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=language)
+
+
+def _compression_ratio(text: str) -> float:
+    """How much gzip shrinks the text: a decode stuck repeating itself compresses very well."""
+    data = text.encode()
+    return len(data) / len(zlib.compress(data)) if data else 0.0

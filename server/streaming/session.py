@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,13 +30,20 @@ log = logging.getLogger(__name__)
 CONTEXT_CHARS = 200
 
 
-@dataclass
 class Decoder:
-    """Runs a recognizer's decode requests on the shared engine, off the event loop."""
+    """Runs the recognizers' decode requests on the shared engine, off the event loop.
 
-    engine: Engine
-    executor: Executor
-    settings: Settings
+    `stream_decode_threads` decodes run at once; the others wait, finals ahead of partials (then first come,
+    first served), so a busy machine delays partials rather than the end of anyone's turn.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.executor = ThreadPoolExecutor(settings.stream_decode_threads, thread_name_prefix="stream-decode")
+        self._free = settings.stream_decode_threads
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
 
     def options(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> TranscribeOptions:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
@@ -52,8 +60,36 @@ class Decoder:
 
     async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = ""):  # -> EngineResult
         options = self.options(request, stream, context)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
+        await self._acquire(0 if request.final else 1)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # the slot was handed to us as we were cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 class _Closed(Exception):
