@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run run-tls test lint models tools js bench clean
+.PHONY: run run-tls test lint models tools js browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,7 @@ run: models
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench migrations/env.py
 
-test: models lint tools js
+test: models lint tools js browser-deps
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 run-tls: models
@@ -34,13 +34,20 @@ js:
 	@if command -v npm >/dev/null 2>&1; then cd tests/js && npm ci --no-audit --no-fund --silent; \
 	else echo "node/npm missing: the JS SDK tests skip"; fi
 
+# the playground's browser tests (tests/browser: playwright-core driving Debian's chromium)
+browser-deps:
+	@if command -v npm >/dev/null 2>&1; then cd tests/browser && npm ci --no-audit --no-fund --silent; \
+	else echo "node/npm missing: the browser tests skip"; fi
+
 # espeak-ng synthesises speech with known words for a few real-engine tests (Debian package; root only)
 tools:
 	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q espeak-ng \
 		|| (apt-get update -q && apt-get install -y -q espeak-ng)) >/dev/null; } || echo "espeak-ng missing: its tests skip"
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q chromium \
+		|| (apt-get update -q && apt-get install -y -q chromium)) >/dev/null; } || echo "chromium missing: browser tests skip"
 
 bench: models
 	$(PY) bench/async_rtf.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) data .pytest_cache .ruff_cache tests/js/node_modules tests/browser/node_modules

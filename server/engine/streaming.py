@@ -200,7 +200,7 @@ class StreamRecognizer:
         if request.final:
             confidence = end_confidence(found)
             if request.forced:
-                self._reset(keep_from=request.speech_end if not self._forced else None)
+                self._reset(keep_from=request.speech_end)  # speech that arrived during the decode goes on
                 return [Final(found, confidence)]
             utt.candidate = (request.speech_end, found, confidence)
             return []
@@ -238,14 +238,16 @@ class StreamRecognizer:
         )
 
     def _reset(self, keep_from: int | None = None) -> None:
-        """The utterance is over. A cut monologue (`keep_from`) continues as a new utterance."""
+        """The utterance is over. Speech after `keep_from` (where a cut or forced final ended) starts the
+        next one there, without pre-roll: the final already holds the words before it."""
         self._generation += 1
         self._forced = False
-        if keep_from is not None and self._in_speech:
-            self._utt = _Utterance(start=keep_from, speech_end=max(keep_from, self.total))
-            self._utt.speech_samples = _samples(MIN_SPEECH_MS)
+        utt = self._utt
+        if keep_from is not None and utt is not None and utt.speech_end > keep_from:
+            self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end)
+            self._utt.speech_samples = min(utt.speech_samples, utt.speech_end - keep_from)
             self._last_partial_at = keep_from
-            self._trim(keep_from - _samples(PREROLL_MS))
+            self._trim(keep_from)
             return
         self._utt = None
         self._trim(self.total - _samples(PREROLL_MS))
