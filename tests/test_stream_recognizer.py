@@ -1,0 +1,94 @@
+"""The protocol-free streaming recognizer, driven directly: real speech through the real VAD, decodes by the
+mock engine (words read off the session timeline), so the policy is checked without a model or a socket."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.engine.base import SAMPLE_RATE, TranscribeOptions
+from server.engine.mock import MockEngine
+from server.engine.streaming import Final, Partial, StreamRecognizer, TurnConfig
+from server.engine.vad import StreamingVad
+from server.media.decode import decode
+from tests.support.spec import AUDIO
+
+JFK = decode(AUDIO / "jfk.flac")
+ENGINE = MockEngine(text="one two three four five six seven eight nine ten")
+
+
+def run(recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None) -> list:  # noqa: E501
+    """Feed `samples` chunk by chunk, decoding synchronously whenever the recognizer asks; all events."""
+    events: list = []
+    for i in range(0, len(samples), chunk):
+        recognizer.feed(samples[i : i + chunk])
+        if force_at is not None and i >= force_at:
+            recognizer.force_end()
+            force_at = None
+        while True:
+            ready, request = recognizer.poll()
+            events += ready
+            if request is None:
+                break
+            options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+            events += recognizer.complete(request, ENGINE.transcribe(request.samples, options).words)
+    return events
+
+
+def with_silence(samples: np.ndarray, seconds: float = 2.0) -> np.ndarray:
+    return np.concatenate([samples, np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)])
+
+
+def test_vad_fed_in_any_chunks_matches_one_pass() -> None:
+    whole = StreamingVad().feed(JFK)
+    for size in (160, 1000, 7777):
+        vad = StreamingVad()
+        pieces = np.concatenate([vad.feed(JFK[i : i + size]) for i in range(0, len(JFK), size)])
+        assert np.allclose(pieces, whole[: len(pieces)], atol=1e-5)
+
+
+def test_partials_grow_and_finals_come_at_pauses() -> None:
+    events = run(StreamRecognizer(TurnConfig(min_silence_ms=700, max_silence_ms=700)), with_silence(JFK))
+    finals = [e for e in events if isinstance(e, Final)]
+    assert len(finals) >= 2  # jfk pauses after "Americans" and after "for you"
+    starts = [w.start for f in finals for w in f.words]
+    assert starts == sorted(set(starts))  # turns follow each other: no word is said twice
+    stable_before: list[str] = []
+    for event in events:
+        if isinstance(event, Final):
+            stable_before = []
+            continue
+        assert isinstance(event, Partial)
+        stable = [w.text for w in event.words[: event.stable]]
+        assert stable[: len(stable_before)] == stable_before  # the confirmed prefix only grows
+        stable_before = stable
+
+
+def test_longer_silence_threshold_means_fewer_turns() -> None:
+    short = run(StreamRecognizer(TurnConfig(min_silence_ms=300, max_silence_ms=300)), with_silence(JFK))
+    long = run(StreamRecognizer(TurnConfig(min_silence_ms=5000, max_silence_ms=5000)), with_silence(JFK, 6))
+    count = lambda events: sum(isinstance(e, Final) for e in events)  # noqa: E731
+    assert count(long) == 1 < count(short)
+
+
+@pytest.mark.parametrize(("threshold", "expected_turns"), [(0.0, "many"), (1.0, "one")])
+def test_end_of_turn_confidence_picks_the_silence(threshold: float, expected_turns: str) -> None:
+    config = TurnConfig(min_silence_ms=300, max_silence_ms=10_000, confidence_threshold=threshold)
+    finals = [e for e in run(StreamRecognizer(config), with_silence(JFK, 11)) if isinstance(e, Final)]
+    assert (len(finals) > 1) == (expected_turns == "many")
+
+
+def test_force_end_finishes_the_turn_and_keeps_what_follows() -> None:
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=20_000, max_silence_ms=20_000))
+    events = run(recognizer, with_silence(JFK), force_at=3 * SAMPLE_RATE)
+    finals = [e for e in events if isinstance(e, Final)]
+    assert finals and finals[0].words[-1].end <= 3300  # the forced turn ends where it was forced
+    recognizer.force_end()  # the speech after the forced end is still there, and finishes now
+    (rest,), _ = recognizer.poll()
+    assert isinstance(rest, Final) and rest.words[0].start >= 3000 and rest.words[-1].end > 9000
+
+
+def test_silence_alone_never_opens_an_utterance() -> None:
+    recognizer = StreamRecognizer(TurnConfig())
+    assert run(recognizer, np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
+    assert not recognizer.has_speech
