@@ -516,3 +516,15 @@ def test_a_slow_decode_never_blocks_other_sockets(start_server: StartServer, bac
         with pytest.raises(TimeoutError):
             busy.recv(timeout=0.1)  # while the other session began and ended, this one's decode still ran
         assert json.loads(busy.recv(timeout=10))["type"] == "Turn"
+
+
+def test_v3_keep_alive_holds_off_the_inactivity_timeout(stream_server: ServerProcess) -> None:
+    with open_ws(ws_url(stream_server, V3, inactivity_timeout=5)) as ws:
+        ws.recv(timeout=5)
+        for _ in range(7):  # 7 s, longer than the timeout, without audio
+            ws.send(json.dumps({"type": "KeepAlive"}))
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=1)  # nothing: the session is still open
+        ws.send(json.dumps({"type": "Terminate"}))
+        messages, code, _ = drain(ws)
+    assert [m["type"] for m in messages] == ["Termination"] and code == 1000

@@ -117,7 +117,8 @@ class SessionRunner:
         self.recognizer = StreamRecognizer(stream.turn)
         self.pcm = PcmStream(stream.encoding, stream.sample_rate)
         self.max_session_s = max_session_s
-        self.idle_timeout_s = stream.inactivity_timeout_s or idle_timeout_s
+        # v2 closes sessions without audio (4031); v3 ends them gracefully, only if the client asked
+        self.idle_timeout_s = idle_timeout_s if adapter.idle is not None else stream.inactivity_timeout_s
         self.max_lead_s = max_lead_s
         self.heartbeat = heartbeat
         self.started = time.monotonic()
@@ -173,6 +174,8 @@ class SessionRunner:
                 control = self.adapter.parse_message(text)
             except Refused as refused:
                 raise _Closed(refused.close) from None
+            if self.adapter.idle is None:
+                self.last_audio = time.monotonic()  # v3: any message, KeepAlive included, is activity
             if control.audio is not None:
                 self._audio(control.audio)
             if control.turn_update:
