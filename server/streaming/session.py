@@ -200,7 +200,7 @@ class SessionRunner:
         try:
             message = await asyncio.wait_for(self.ws.receive(), timeout=max(0.0, timeout))
         except asyncio.TimeoutError:
-            if time.monotonic() >= self.started + self.max_session_s:
+            if idle_in is None or expires_in <= idle_in:
                 raise _Closed(self.adapter.expired) from None
             if self.adapter.idle is not None:
                 raise _Closed(self.adapter.idle) from None

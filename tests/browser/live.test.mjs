@@ -34,7 +34,14 @@ test('the microphone streams over /v3/ws: partials, then a final turn, then a cl
   const formatted = await page.waitForSelector('#turns .turn[data-formatted=true]', { timeout: 15_000 });
   console.log(`FIRST_TURN ${JSON.stringify(await formatted.textContent())}`);
   assert.ok(Number(await page.getAttribute('#turns', 'data-partials')) > 0, 'partials were shown first');
-  if (env.expectText) assert.match((await page.textContent('#turns')).toLowerCase(), new RegExp(env.expectText));
+  if (env.expectText) {
+    // later turns bring the rest of the recording: wait until the expected words have been said
+    await page.waitForFunction(
+      (pattern) => new RegExp(pattern).test(document.querySelector('#turns').textContent.toLowerCase()),
+      env.expectText,
+      { timeout: 30_000 },
+    );
+  }
   await screenshot(page, 'live');
   await page.click('#live-stop');
   await page.waitForSelector('#live-status:text("Ended")', { timeout: 15_000 });
