@@ -23,6 +23,7 @@ from server.config import Settings
 from server.engine.base import Engine, TranscribeOptions
 from server.engine.streaming import DecodeRequest, Event, Final, StreamRecognizer
 from server.media.pcm import PcmStream
+from server.services.streams import HEARTBEAT_EVERY_S
 from server.streaming.close_codes import Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
@@ -268,8 +269,6 @@ class SessionRunner:
 
     # --- upkeep --------------------------------------------------------------------------------------
     async def _beat(self) -> None:
-        from server.services.streams import HEARTBEAT_EVERY_S
-
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
             await asyncio.to_thread(self.heartbeat, self.audio_s)
