@@ -177,6 +177,8 @@ class V3Adapter:
     def render(self, event: Event) -> list[dict[str, Any]]:
         if not isinstance(event, Final):
             return [self._turn(event.words, event.stable, formatted=False)]
+        if not event.words:
+            return []  # noise that the VAD took for speech: no turn
         messages = [self._turn(event.words, len(event.words), final=event, formatted=False)]
         if self.format_turns:
             messages.append(self._turn(event.words, len(event.words), final=event, formatted=True))
