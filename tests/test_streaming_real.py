@@ -36,9 +36,13 @@ def paced(data: list[bytes], ms: int = 100) -> Iterator[bytes]:
 
 
 @pytest.fixture
-def real_server(start_server: StartServer, backend: str) -> ServerProcess:
-    if backend != "sqlite":
-        pytest.skip("the engine does not depend on the database")
+def backend() -> str:
+    """SQLite only: recognition does not depend on the database (test_streaming.py covers both)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def real_server(start_server: StartServer) -> ServerProcess:
     return start_server(
         ["serve", "--no-workers"],
         LOCALSCRIBE_ENGINE="whisper",
