@@ -36,14 +36,12 @@ def _identify(credential: str) -> streams.Caller | None:
 
 def _open(
     caller: streams.Caller, adapter: Adapter, headers: dict[str, str]
-) -> tuple[str, Close | None, float]:
-    """Take the slot (and the token); also look up an injected close for this session."""
+) -> tuple[str, tuple[Close, float] | None]:
+    """Take the slot (and the token); also look up an injected close (and its delay) for this session."""
     with session_scope() as db:
         session_id = streams.open_session(db, caller, adapter.name)
         fault = faults.stream_fault(db, caller.account_id, headers)
-    if fault is None:
-        return session_id, None, 0.0
-    return session_id, Close(fault.code, fault.reason), fault.after_s
+    return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None
 
 
 def _heartbeat(session_id: str) -> Callable[[float], None]:
@@ -66,9 +64,7 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
         caller = await _admit(ws, adapter)
         stream = adapter.parse_query(ws.query_params)
         stream.turn.partial_interval_ms = settings.stream_partial_interval_ms
-        session_id, fault_close, fault_after = await asyncio.to_thread(
-            _open, caller, adapter, dict(ws.headers)
-        )
+        session_id, fault = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers))
     except Refused as refused:
         await close(ws, refused.close)
         return
@@ -93,7 +89,7 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
         await ws.send_json(adapter.begin(session_id, time.time() + max_session_s))
-        await runner.run(fault=(fault_close, fault_after) if fault_close else None)
+        await runner.run(fault=fault)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
     finally:

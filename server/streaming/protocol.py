@@ -29,21 +29,18 @@ class StreamOptions:
     turn: TurnConfig
     hotwords: list[str] = field(default_factory=list)
     multilingual: bool = False
-    language_detection: bool = False
     inactivity_timeout_s: float | None = None  # v3: a graceful end after this long without audio
-    format_turns: bool = False
 
 
 @dataclass
 class Control:
-    """A client's JSON message, understood: at most one of these is set."""
+    """A client's JSON message, understood (an UpdateConfiguration may set several fields)."""
 
     audio: bytes | None = None
     force_end: bool = False
     terminate: bool = False
     turn_update: dict[str, Any] | None = None  # TurnConfig fields to change
     hotwords: list[str] | None = None
-    format_turns: bool | None = None
 
 
 class Adapter(Protocol):

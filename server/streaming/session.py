@@ -124,7 +124,7 @@ class SessionRunner:
         self.heartbeat = heartbeat
         self.started = time.monotonic()
         self.first_audio: float | None = None
-        self.last_audio = self.started
+        self.last_activity = self.started
         self.audio_ms = 0.0
         self.short_chunk_ms: float | None = None  # a short chunk is fine only as the last one
         self.wake = asyncio.Event()
@@ -176,7 +176,7 @@ class SessionRunner:
             except Refused as refused:
                 raise _Closed(refused.close) from None
             if self.adapter.idle is None:
-                self.last_audio = time.monotonic()  # v3: any message, KeepAlive included, is activity
+                self.last_activity = time.monotonic()  # v3: any message, KeepAlive included, is activity
             if control.audio is not None:
                 self._audio(control.audio)
             if control.turn_update:
@@ -196,7 +196,7 @@ class SessionRunner:
     async def _receive(self) -> dict[str, Any]:
         now = time.monotonic()
         expires_in = self.started + self.max_session_s - now
-        idle_in = self.last_audio + self.idle_timeout_s - now if self.idle_timeout_s else None
+        idle_in = self.last_activity + self.idle_timeout_s - now if self.idle_timeout_s else None
         timeout = min(t for t in (expires_in, idle_in) if t is not None)
         try:
             message = await asyncio.wait_for(self.ws.receive(), timeout=max(0.0, timeout))
@@ -227,7 +227,7 @@ class SessionRunner:
         now = time.monotonic()
         if self.first_audio is None:
             self.first_audio = now
-        self.last_audio = now
+        self.last_activity = now
         self.audio_ms += ms
         wall = now - self.first_audio
         if self.audio_s - wall > self.max_lead_s:

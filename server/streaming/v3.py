@@ -126,9 +126,7 @@ class V3Adapter:
             ),
             hotwords=keyterms,
             multilingual=model in MULTILINGUAL_MODELS or query.get("language") == "multi",
-            language_detection=self.language_detection,
             inactivity_timeout_s=float(inactivity) if inactivity else None,
-            format_turns=self.format_turns,
         )
 
     def paid_only_message(self) -> dict[str, Any] | None:
