@@ -153,7 +153,7 @@ def _transcribe_file(
         **enrich(doc),
     }
     if p.get("redact_pii_audio"):
-        out[REDACTED_AUDIO_FILE] = _write_redacted_audio(doc, start_ms or 0, settings)
+        out[REDACTED_AUDIO_FILE] = _write_redacted_audio(doc, settings)
     if p.get("language_detection"):
         out["language_confidence"] = round(language_confidence or 0.0, 4)
     if multichannel:
@@ -161,7 +161,7 @@ def _transcribe_file(
     return JobOutcome(out, int(round(info.duration_s)))
 
 
-def _write_redacted_audio(doc: Document, offset_ms: int, settings: Settings) -> str | None:
+def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     """The PII spans beeped (or silenced) in the decoded audio, written under the data dir; its file name
     (an unguessable token) or None when the audio has no speech and none was asked for (CONTRACT §2.7)."""
     options = doc.params.get("redact_pii_audio_options") or {}
@@ -172,6 +172,7 @@ def _write_redacted_audio(doc: Document, offset_ms: int, settings: Settings) -> 
     method = "silence" if options.get("override_audio_redaction_method") == "silence" else "beep"
     spans = doc.extra.get("pii_spans", [])
     path = settings.redacted_audio_dir / name
+    offset_ms = doc.extra["samples_offset_ms"]
     write_redacted(doc.samples, spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
     return name
 
