@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:
 
 from tests.support.server import API_KEY, ServerProcess, postgres_database, server_env  # noqa: E402
 
-AUDIO_DIR = Path(os.environ.get("LOCALSCRIBE_BENCH_AUDIO", REPO.parent / "shared" / "audio"))
+AUDIO_DIR = Path(os.environ.get("LOCALSCRIBE_BENCH_AUDIO", REPO / "tests" / "data"))
 LONG_CLIP = AUDIO_DIR / "en_ljspeech_LJ001-0001_to_0032_longform.flac"
 SHORT_CLIP = AUDIO_DIR / "jfk.flac"
 MODELS_DIR = REPO / "models"

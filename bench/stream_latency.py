@@ -1,6 +1,6 @@
 """Streaming latency and accuracy: clips streamed over `/v3/ws` at exactly real-time pace in 50 ms chunks.
 
-Per stream, the English clips of ../shared/audio that have a human reference are played back to back with
+Per stream, the English clips of tests/data that have a human reference are played back to back with
 1.5 s of silence between them (so turns end). Measured, per word and per turn:
 
 * partial latency: from the moment the chunk holding the end of a word was sent to the first Turn message

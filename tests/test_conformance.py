@@ -1,6 +1,6 @@
 """Property-based conformance: schemathesis drives a live server from the official OpenAPI specs.
 
-The specs are `shared/spec/openapi.yml` (AssemblyAI's own) and `streaming-token.yml` beside it, never the
+The specs are `spec/openapi.yml` (AssemblyAI's own) and `streaming-token.yml` beside it, never the
 app's generated schema: the point is to find where LocalScribe and the real API's published contract
 disagree. For every operation, schemathesis generates valid requests (positive mode) and invalid ones
 (negative mode) with a fixed seed and a small example budget, sends them with a valid key, and checks: no
@@ -509,8 +509,8 @@ def test_satisfiable_spec_keeps_the_official_request_shape() -> None:
     assert repaired["additionalProperties"] is False and repaired["required"] == ["audio_url"]
 
 
-def test_spec_path_is_the_shared_official_one() -> None:
-    assert Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi.yml" == SPEC_PATH
+def test_spec_path_is_the_official_copy() -> None:
+    assert Path(__file__).resolve().parents[1] / "spec" / "openapi.yml" == SPEC_PATH
     assert spec()["info"]["version"] == "1.3.4"
 
 

@@ -20,16 +20,11 @@ from server.languages import (
     to_whisper_language,
     unavailable_addons,
 )
-
-_HERE = Path(__file__).resolve()
-_SPEC_DIRS = [_HERE.parents[1] / "shared" / "spec", _HERE.parents[2] / "shared" / "spec"]
+from tests.support.spec import SPEC_DIR
 
 
 def _spec_file(name: str) -> Path:
-    for folder in _SPEC_DIRS:
-        if (folder / name).is_file():
-            return folder / name
-    pytest.skip(f"shared/spec/{name} not found")
+    return SPEC_DIR / name
 
 
 def _spec_language_codes() -> list[str]:

@@ -17,17 +17,13 @@ from server.media.encode import write_audio
 from server.media.errors import MediaError
 from server.media.probe import MediaInfo, probe
 from server.media.speech import speech_fraction
+from tests.support.spec import AUDIO
 
-AUDIO = Path("/work/shared/audio")
 MANIFEST = AUDIO / "manifest.json"
 NOT_MEDIA_SUFFIXES = {".json", ".md", ".rttm", ".stm"}
 
-pytestmark = pytest.mark.skipif(not MANIFEST.exists(), reason="shared test audio not present")
-
 
 def _manifest() -> dict[str, dict]:
-    if not MANIFEST.exists():
-        return {}
     return {entry["file"]: entry for entry in json.loads(MANIFEST.read_text())}
 
 
@@ -143,7 +139,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-# --- the shared recordings ------------------------------------------------------------------------
+# --- the recordings in tests/data ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", _audio_files())

@@ -17,8 +17,9 @@ from server.engine.models import (
     list_models,
     resolve_model,
 )
+from tests.support.spec import AUDIO
 
-JFK = Path("/work/shared/audio/jfk.flac")
+JFK = AUDIO / "jfk.flac"
 
 
 def _have(*modules: str) -> bool:
@@ -93,7 +94,6 @@ def test_install_reports_progress_and_recovers_from_a_partial_install(tmp_path: 
 
 @pytest.mark.real
 @needs_base
-@pytest.mark.skipif(not JFK.exists(), reason="shared test audio not present")
 def test_joined_base_transcribes_jfk(tmp_path: Path) -> None:
     from faster_whisper import WhisperModel
 

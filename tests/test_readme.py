@@ -11,8 +11,8 @@ A block is tagged by the HTML comment on the line above it (invisible on GitHub)
   target must exist, and `docker compose` must find its file.
 
 Snippets read the server's address and key from `ASSEMBLYAI_BASE_URL` / `ASSEMBLYAI_API_KEY` (the SDK's own
-environment variables) with the documented defaults, so they stay copy-pasteable; they run in the shared audio
-folder, where `jfk.flac` is.
+environment variables) with the documented defaults, so they stay copy-pasteable; they run in the test audio
+folder (`tests/data`), where `jfk.flac` is.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import copy
 import json
 import warnings
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,22 +24,18 @@ from server.services.param_table import (
     TYPE_NAMES,
 )
 from server.services.transcript_params import echo_fields, validate_transcript_request
+from tests.support.spec import SPEC_PATH
 
 URL = "https://example.com/audio.mp3"
 DEFAULT_MODELS = ["universal-3-pro", "universal-2"]
 ADDONS = "The following addons are not available in this language: "
 KNOWN_MODELS = {"universal-3-pro", "universal-2", "nano", "best", "tiny.en"}
 
-_HERE = Path(__file__).resolve()
-_SPEC_DIRS = [_HERE.parents[1] / "shared" / "spec", _HERE.parents[2] / "shared" / "spec"]
 
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
-    for folder in _SPEC_DIRS:
-        if (folder / "openapi.yml").is_file():
-            return yaml.safe_load((folder / "openapi.yml").read_text())["components"]["schemas"]
-    pytest.skip("shared/spec/openapi.yml not found")
+    return yaml.safe_load(SPEC_PATH.read_text())["components"]["schemas"]
 
 
 def validate(body: object) -> dict[str, Any]:

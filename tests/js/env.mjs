@@ -3,7 +3,7 @@
 //   LOCALSCRIBE_URL      https://127.0.0.1:PORT (a `localscribe serve --tls` server)
 //   LOCALSCRIBE_KEY      an API key of a Paid account on it
 //   NODE_EXTRA_CA_CERTS  the server's CA (DATA_DIR/tls/ca.pem); read by Node itself at start-up
-//   LOCALSCRIBE_AUDIO    jfk.flac (default: ../../../shared/audio/jfk.flac)
+//   LOCALSCRIBE_AUDIO    jfk.flac (default: ../data/jfk.flac)
 //   LOCALSCRIBE_PCM      the same audio as raw 16 kHz mono pcm_s16le, for streaming
 //   LOCALSCRIBE_MOCK     "1" when the server runs the mock engine with the reference as its text
 //   LOCALSCRIBE_TERMINATION_TIMEOUT_MS  how long close() waits for the end of a stream (the SDK's 5000 ms
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { AssemblyAI } from "assemblyai";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const audioDir = resolve(here, "..", "..", "..", "shared", "audio");
+const audioDir = resolve(here, "..", "data");
 
 function required(name) {
   const value = process.env[name];

@@ -1,4 +1,4 @@
-"""Validate response bodies against the official OpenAPI spec in ../shared/spec (never a copy)."""
+"""Validate response bodies against the official specs in `spec/` (exact copies, see spec/LICENSE)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SPEC_PATH = SHARED / "spec" / "openapi.yml"
-AUDIO = SHARED / "audio"
+REPO = Path(__file__).resolve().parents[2]
+SPEC_DIR = REPO / "spec"
+SPEC_PATH = SPEC_DIR / "openapi.yml"
+AUDIO = REPO / "tests" / "data"
 
 
 def _fix_yaml11(node: Any) -> Any:
@@ -63,7 +64,7 @@ def _flatten_all_of(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str
 
 @functools.lru_cache
 def _stream_validator(file: str, name: str) -> jsonschema.Draft202012Validator:
-    document = _fix_yaml11(yaml.safe_load((SHARED / "spec" / file).read_text()))
+    document = _fix_yaml11(yaml.safe_load((SPEC_DIR / file).read_text()))
     schemas = document["components"]["schemas"]
     root = {**document, **_flatten_all_of(schemas[name], schemas)}
     return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
