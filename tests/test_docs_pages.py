@@ -7,6 +7,7 @@ Links to the page's anchors, from the code or from the page itself, must point a
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -126,6 +127,44 @@ def test_close_codes_match_the_code(prefix: str, anchor: str) -> None:
     assert code - page["sent"] == set(), f"in server/streaming/close_codes.py, not listed as sent: {anchor}"
     assert page["sent"] - code == set(), f"listed as sent on the page, not in close_codes.py: {anchor}"
     assert not page["never sent"] & code, "a close listed as never sent is in close_codes.py"
+
+
+# --- streaming query parameters ---------------------------------------------------------------------------
+def _query_names(path: Path) -> set[str]:
+    """Query keys an adapter reads: `query.get("x")`, `query["x"]`, `"x" in query`, `_flag(query, "x")`."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func, args = node.func, node.args
+            if isinstance(func, ast.Attribute) and func.attr == "get" and _is_query(func.value) and args:
+                names |= _constant(args[0])
+            elif isinstance(func, ast.Name) and len(args) > 1 and _is_query(args[0]):
+                names |= _constant(args[1])
+        elif isinstance(node, ast.Subscript) and _is_query(node.value):
+            names |= _constant(node.slice)
+        elif isinstance(node, ast.Compare) and any(_is_query(c) for c in node.comparators):
+            names |= _constant(node.left)
+    return names
+
+
+def _is_query(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "query"
+
+
+def _constant(node: ast.expr) -> set[str]:
+    return {node.value} if isinstance(node, ast.Constant) and isinstance(node.value, str) else set()
+
+
+@pytest.mark.parametrize(("adapter", "anchor"), [("v2.py", "v2-query"), ("v3.py", "v3-query")])
+def test_every_streaming_query_parameter_read_is_on_the_page(adapter: str, anchor: str) -> None:
+    read = _query_names(ROOT / "server" / "streaming" / adapter)
+    assert read, f"found no query parameters in server/streaming/{adapter}"
+    rows = _rows(_section(_page(), anchor))
+    documented = {name for row in rows for name in re.findall(r"`([^`]+)`", row[0])}
+    missing = sorted(read - documented)
+    assert not missing, f"server/streaming/{adapter} reads {missing}; the {anchor} table does not list them"
+    for row in rows:
+        assert row[1] in MARKS, f"{row[0]}: mark {row[1]!r} is not one of {MARKS}"
 
 
 # --- anchors ------------------------------------------------------------------------------------------------
