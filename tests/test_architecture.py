@@ -26,11 +26,12 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "languages": frozenset(),
     "logs": frozenset(),
     "tls": frozenset({"config"}),
+    "data_dir": frozenset({"config"}),  # being added (issue 14): the data directory's permissions
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
     "engine": frozenset({"config"}),
     "media": frozenset({"engine", "errors"}),
-    "intelligence": frozenset({"text", "languages", "errors"}),
+    "intelligence": frozenset({"text", "media", "languages", "errors"}),
     # storage and work
     "db": frozenset({"clock", "config"}),
     "jobs": frozenset(
@@ -39,7 +40,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "speech_models": frozenset({"config", "engine"}),
     # what a request means, and the streaming sessions
     "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
-    "streaming": frozenset({"clock", "config", "db", "engine", "errors", "media", "services", "text"}),
+    "streaming": frozenset(
+        {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
+        | {"text"}
+    ),
     "faults_file": frozenset({"db", "errors", "services"}),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
@@ -48,6 +52,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         {
             "clock",
             "config",
+            "data_dir",
             "db",
             "errors",
             "faults_file",
@@ -60,7 +65,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "streaming",
         }
     ),
-    "cli": frozenset({"api", "clock", "config", "db", "engine", "errors", "logs", "node", "services", "tls"}),
+    "cli": frozenset(
+        {"api", "clock", "config", "data_dir", "db", "engine", "errors", "logs", "node", "services", "tls"}
+    ),
 }
 # The HTTP layer never touches the engine or the media and text code: it goes through services.
 assert not MAY_IMPORT["api"] & {"engine", "media", "text", "intelligence"}
