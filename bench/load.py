@@ -2,9 +2,10 @@
 
 For each database (SQLite, PostgreSQL) a `localscribe serve` with the mock engine gets, row by row:
 
-- `create`: N clients each POST /v2/transcript back to back for `--seconds` (the jobs run meanwhile on
-  the server's workers, as they would in a CI suite);
-- `get`: N clients each GET /v2/transcript/{id} of finished transcripts back to back for `--seconds`.
+- `create`: N clients each POST /v2/transcript back to back for `--seconds` (the jobs, one second of
+  jfk.flac each, run meanwhile on the server's workers, as they would in a CI suite);
+- `get`: N clients each GET /v2/transcript/{id} of finished transcripts back to back for `--seconds`
+  (after the queue has drained, so the row measures GETs and not the backlog of the create row).
 
 With `--busy` the same rows run again while the real engine (faster-whisper, `--busy-model`) transcribes
 the long LJSpeech file on the same server, so the API's latency is measured with the CPUs busy.
@@ -24,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -36,6 +38,7 @@ from _common import (
     LONG_CLIP,
     SHORT_CLIP,
     CpuMeter,
+    crop_to_wav,
     database,
     git_state,
     percentile,
@@ -178,7 +181,9 @@ def run_database(args: argparse.Namespace, db_name: str, busy: bool) -> list[dic
         ProcessPoolExecutor(1, mp_context=ctx) as pool,
     ):
         assert server.proc is not None
-        short = upload(client, SHORT_CLIP.read_bytes())
+        with tempfile.TemporaryDirectory() as tmp:  # jobs of the create rows: one second of speech each
+            crop_to_wav(SHORT_CLIP, Path(tmp) / "one-second.wav", 1.0)
+            short = upload(client, (Path(tmp) / "one-second.wav").read_bytes())
         if busy:
             long_url = upload(client, LONG_CLIP.read_bytes())
             long_id = client.post("/v2/transcript", json={"audio_url": long_url}).json()["id"]
