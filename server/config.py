@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_upload_bytes: int = 2_200_000_000
+    # a JSON request body (transcript, token, admin) larger than this is refused with 413 before it is read
+    max_json_body_bytes: int = 1_048_576
+
+    # database connections of the API (issue 19): at most `db_pool_size` database units of requests run at
+    # once (the rest wait without holding anything); `db_pool_overflow` more serve streams and health
+    # checks. Worker threads have a pool of their own (server/db/session.py).
+    db_pool_size: int = 8
+    db_pool_overflow: int = 8
     max_download_bytes: int = 5_000_000_000
     download_timeout_s: float = 60.0
 

@@ -26,6 +26,8 @@ TOO_MANY_REQUESTS = "Too Many Requests"
 CANNOT_ACCESS_UPLOAD = "Cannot access uploaded file"
 AUDIO_URL_NOT_HTTP = "Transcript creation error, audio_url should start with http"
 INVALID_JSON = "Request body must be valid JSON"
+# CHOICE (issue 14): a JSON body over LOCALSCRIBE_MAX_JSON_BODY_BYTES is refused before it is read
+BODY_TOO_LARGE = "Request body too large, the maximum is {limit} bytes"
 UPLOAD_EMPTY = "Upload error, the request body is empty"
 UPLOAD_TOO_LARGE = "Upload error, the file exceeds the maximum upload size of {limit} bytes"
 SPEECH_MODEL_DEPRECATED = (

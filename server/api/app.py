@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from server.api import db as api_db
 from server.api import error_handlers
 from server.api.faults import FaultInjection
 from server.api.routes import admin, health, playground, realtime, transcripts, uploads
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_database(settings)
+        api_db.install(app.state, settings.db_pool_size)
         app.state.node.start()
         yield
         app.state.node.stop()
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         lifespan=lifespan,
         description="A self-hosted server that speaks the AssemblyAI speech-to-text API.",
     )
+    app.state.settings = settings
     app.state.node = Node(settings, workers=workers)
     error_handlers.install(app)
     app.include_router(uploads.router)

@@ -1,40 +1,67 @@
-"""Request dependencies: the database session and the authenticated account."""
+"""Request dependencies: the authenticated account, sessions for the admin routes, the base URL.
+
+Authentication holds no connection for the life of a request (issue 19): a known key is answered from
+the process's key cache, an unknown one by one short lookup under the database bound (server/api/db.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.config import Settings, get_settings
-from server.db.models import Account
+from server.api.db import run_db
+from server.config import Settings
 from server.db.session import session_scope
-from server.services.accounts import account_for_key, api_key_from
+from server.services import faults
+from server.services.accounts import KEYS, AccountRef, account_ref_for_key, api_key_from
 
 
 def get_db() -> Iterator[Session]:
-    """A session for requests that write. Use as `Depends(get_db, scope="function")`: the commit must happen
-    before the response is sent, or a client's next request may not see what it just created."""
+    """A session for admin requests that write. Use as `Depends(get_db, scope="function")`: the commit must
+    happen before the response is sent, or a client's next request may not see what it just created.
+    Caches of keys and fault rules are dropped after the commit (an admin write may change either)."""
     with session_scope() as db:
         yield db
+    KEYS.clear()
+    faults.HTTP_RULES.invalidate()
 
 
 def read_db() -> Iterator[Session]:
-    """A session for requests that only read (concurrent with writers on SQLite's WAL)."""
+    """A session for admin requests that only read (concurrent with writers on SQLite's WAL)."""
     with session_scope(write_lock=False) as db:
         yield db
 
 
-def current_account(request: Request, db: Session = Depends(read_db)) -> Account:
+def _lookup(key: str) -> AccountRef | None:
+    with session_scope(write_lock=False) as db:
+        return account_ref_for_key(db, key)
+
+
+async def authenticate(request: Request) -> AccountRef | None:
+    """The account of the request's key, or None; the database is asked only on a cache miss."""
     key = api_key_from(request.headers.get("authorization"))
-    account = account_for_key(db, key) if key else None
+    if not key:
+        return None
+    account = KEYS.get(key)
+    if account is None:
+        account = await run_db(request.scope, _lookup, key)
+        if account is not None:
+            KEYS.put(key, account)
+    return account
+
+
+async def current_account(request: Request) -> AccountRef:
+    account = await authenticate(request)
     if account is None:
         raise errors.ApiError(401, errors.AUTH_INVALID)
     return account
 
 
-def base_url(request: Request, settings: Settings = Depends(get_settings)) -> str:
-    """Absolute URLs in responses point at this server (the SDKs follow them as given)."""
+async def base_url(request: Request) -> str:
+    """Absolute URLs in responses point at this server (the SDKs follow them as given). Async: a plain
+    function would cost every request a hop to a thread."""
+    settings: Settings = request.app.state.settings
     return (settings.public_url or str(request.base_url)).rstrip("/")

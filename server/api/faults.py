@@ -1,43 +1,39 @@
 """Injected HTTP faults (docs/faults.md, effect `http`): a matching REST request answers 500 or 429.
 
 A plain ASGI middleware, so it costs nothing when no `http` rule exists: the rules are read from the
-database at most once a second per process. Only the AssemblyAI API (`/v2/…`, `/v3/…`) is affected;
+database at most once a second per process, by one request at a time (the others wait for that read
+instead of each taking a connection: issue 19), and at once after an edit made here. Only the AssemblyAI
+API (`/v2/…`, `/v3/…`) is affected;
 `/admin`, `/health`, `/ready` and `/metrics` never are. A request body is read ahead only for
 `POST /v2/transcript`, and only when some rule matches on the audio URL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.api.db import run_db
+from server.api.deps import authenticate
 from server.api.error_handlers import error_response
 from server.db.session import session_scope
 from server.services import faults
-from server.services.accounts import account_for_key, api_key_from
 
 _FAULTABLE = ("/v2/", "/v3/")
 _PEEK_LIMIT = 1 << 20  # a transcript request is small; never buffer more than this
 
 
 def _load_rules() -> list[faults.HttpFault]:
+    generation = faults.HTTP_RULES.generation()  # an edit committed during the read makes it stale
     with session_scope(write_lock=False) as db:
-        return faults.HTTP_RULES.store(faults.load_http_faults(db))
-
-
-def _account_id(authorization: str | None) -> str | None:
-    key = api_key_from(authorization)
-    if not key:
-        return None
-    with session_scope(write_lock=False) as db:
-        account = account_for_key(db, key)
-        return account.id if account else None
+        return faults.HTTP_RULES.store(faults.load_http_faults(db), generation)
 
 
 def _consume(rule: faults.HttpFault) -> bool:
@@ -51,21 +47,33 @@ class FaultInjection:
     def __init__(self, app: ASGIApp, draw: Callable[[], float] = random.random) -> None:
         self.app = app
         self.draw = draw
+        self._reload: asyncio.Lock | None = None  # made on first use, inside the serving event loop
+
+    async def _rules(self, scope: Scope) -> list[faults.HttpFault]:
+        rules = faults.HTTP_RULES.fresh()
+        if rules is not None:
+            return rules
+        if self._reload is None:
+            self._reload = asyncio.Lock()
+        async with self._reload:  # one reload at a time; those who waited find the fresh copy
+            rules = faults.HTTP_RULES.fresh()
+            if rules is None:
+                rules = await run_db(scope, _load_rules)
+        return rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(_FAULTABLE):
             await self.app(scope, receive, send)
             return
-        rules = faults.HTTP_RULES.fresh()
-        if rules is None:
-            rules = await run_in_threadpool(_load_rules)
+        rules = await self._rules(scope)
         if not rules:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         account_id = None
         if any("account_id" in r.match for r in rules):
-            account_id = await run_in_threadpool(_account_id, headers.get("authorization"))
+            account = await authenticate(Request(scope))
+            account_id = account.id if account is not None else None
         audio_url = None
         if (
             scope["method"] == "POST"
@@ -77,7 +85,7 @@ class FaultInjection:
             account_id=account_id, audio_url=audio_url, headers=dict(headers.items()), path=scope["path"]
         )
         rule = faults.pick_http_fault(rules, facts, self.draw)
-        if rule is not None and (not rule.limited or await run_in_threadpool(_consume, rule)):
+        if rule is not None and (not rule.limited or await run_db(scope, _consume, rule)):
             response = error_response(rule.status, rule.message, faults.http_fault_headers(rule))
             await response(scope, receive, send)
             return

@@ -1,10 +1,18 @@
-"""Engine and sessions. SQLite gets WAL and a writer lock for claims; PostgreSQL needs nothing special."""
+"""Engines and sessions. SQLite gets WAL and a writer lock for claims; PostgreSQL needs nothing special.
+
+Two connection pools per process (issue 19): `API` serves HTTP requests and streams, `BACKGROUND` serves the
+worker threads (claims, lease renewal, requeue, webhooks), so a flood of requests can never starve a
+heartbeat. Every unit of work holds one connection for one short transaction and never waits for a
+second one while holding it.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,14 +23,24 @@ from server.config import Settings, get_settings
 
 IMMEDIATE = "localscribe_begin_immediate"
 _STARTUP_LOCK_ID = 0x10CA15C  # any constant; names LocalScribe's start-up among advisory locks
+# SQLite has one writer per database. Threads of this process queue for it here, in FIFO-ish order and
+# without sleeping; only other processes meet SQLite's busy handler (which sleeps up to 100 ms per retry).
+_SQLITE_WRITER = threading.RLock()
 
 
-def make_engine(url: str) -> Engine:
+class Pool(Enum):
+    API = "api"  # requests and streams: `db_pool_size` + `db_pool_overflow`
+    BACKGROUND = "background"  # worker threads: one connection each, plus upkeep and webhooks
+
+
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        on_disk = bool(path) and path != ":memory:"  # an in-memory database keeps one connection per thread
+        pooling = {"pool_size": pool_size, "max_overflow": max_overflow} if on_disk else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -42,31 +60,45 @@ def make_engine(url: str) -> Engine:
             )
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def pool_bounds(settings: Settings, pool: Pool) -> tuple[int, int]:
+    """(size, overflow) of one pool. The API's size is also how many database units it runs at once
+    (server/api/db.py), so a request never times out waiting for a connection."""
+    if pool is Pool.API:
+        return settings.db_pool_size, settings.db_pool_overflow
+    return settings.workers + 2, 2  # a connection per job thread, the upkeep thread and the webhook sender
 
 
 @lru_cache
-def get_engine() -> Engine:
-    return make_engine(get_settings().sqlalchemy_url)
+def get_engine(pool: Pool = Pool.API) -> Engine:
+    settings = get_settings()
+    return make_engine(settings.sqlalchemy_url, *pool_bounds(settings, pool))
 
 
 @lru_cache
-def _factories() -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    engine = get_engine()
+def _factories(pool: Pool = Pool.API) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    engine = get_engine(pool)
     plain = sessionmaker(engine, expire_on_commit=False)
     writer = sessionmaker(engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False)
     return plain, writer
 
 
 @contextmanager
-def session_scope(*, write_lock: bool = True) -> Iterator[Session]:
+def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator[Session]:
     """A transaction that commits on success.
 
     On SQLite a transaction that reads and then writes cannot upgrade its lock once another writer has
     committed ("database is locked" at once, no busy wait), so every transaction that may write takes the
-    writer lock when it begins; pure reads pass `write_lock=False` and run concurrently under WAL.
+    writer lock when it begins; pure reads pass `write_lock=False` and run concurrently under WAL. Writers
+    of this process take turns on an in-process lock first (no busy-handler sleeps between them).
     """
-    factory = _factories()[1 if write_lock else 0]
+    factory = _factories(pool)[1 if write_lock else 0]
+    if write_lock and factory.kw["bind"].dialect.name == "sqlite":
+        with _SQLITE_WRITER, factory() as session, session.begin():
+            yield session
+        return
     with factory() as session, session.begin():
         yield session
 
@@ -94,6 +126,7 @@ def startup_lock(settings: Settings) -> Iterator[None]:
 def reset_caches() -> None:
     """Forget engine and factories (tests switch databases between servers in one process)."""
     if get_engine.cache_info().currsize:
-        get_engine().dispose()
+        for pool in Pool:
+            get_engine(pool).dispose()
     get_engine.cache_clear()
     _factories.cache_clear()

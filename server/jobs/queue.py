@@ -4,7 +4,8 @@ Admission and claiming are one step: a job becomes `processing` only when a work
 while its account has fewer than `async_limit` jobs processing. The account row is locked while that
 is decided (`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer lock), so the limit holds
 across any number of API and worker processes. Accounts are served round-robin (the account claimed
-longest ago first), FIFO within an account.
+longest ago first), FIFO within an account. Everything here but `processing_count` runs on the worker
+threads' own connections (`Pool.BACKGROUND`), which a flood of requests cannot exhaust (issue 19).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, Upload, WebhookDelivery
-from server.db.session import session_scope
+from server.db.session import Pool, session_scope
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
 
@@ -57,10 +58,10 @@ def _queued_exists(now: Any) -> Any:
 def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
     """Take the next job this node may run, or None. Safe to call from many threads and processes."""
     now = utcnow()
-    with session_scope(write_lock=False) as db:  # cheap look without the writer lock: most polls find nothing
+    with session_scope(write_lock=False, pool=Pool.BACKGROUND) as db:  # cheap look: most polls find nothing
         if db.execute(select(Transcript.id).where(_claimable(now)).limit(1)).first() is None:
             return None
-    with session_scope(write_lock=True) as db:
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         candidates = (
             db.execute(
                 select(Account.id)
@@ -139,7 +140,7 @@ def finish(
     status = "error" if error is not None else "completed"
     # write_lock: on SQLite a deferred transaction that reads and then writes fails at once ("database is
     # locked") when another process wrote in between; BEGIN IMMEDIATE waits for the writer lock instead.
-    with session_scope(write_lock=True) as db:
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         job = db.execute(
             select(Transcript)
             .where(
@@ -181,7 +182,7 @@ def renew_leases(owner: str, progress: dict[str, float], lease_seconds: float) -
     if not progress:
         return
     expires = utcnow() + timedelta(seconds=lease_seconds)
-    with session_scope() as db:
+    with session_scope(pool=Pool.BACKGROUND) as db:
         for job_id, fraction in progress.items():
             db.execute(
                 update(Transcript)
@@ -193,7 +194,7 @@ def renew_leases(owner: str, progress: dict[str, float], lease_seconds: float) -
 def requeue_expired() -> int:
     """Requeue jobs whose worker vanished (lease expired); fail those that keep killing workers."""
     now = utcnow()
-    with session_scope(write_lock=True) as db:
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         expired = (
             db.execute(
                 select(Transcript)
@@ -218,7 +219,7 @@ def requeue_expired() -> int:
 
 def hand_back(owner: str, job_ids: list[str] | None = None) -> int:
     """On shutdown: return this worker's unfinished jobs to the queue at once (no lease wait)."""
-    with session_scope(write_lock=True) as db:
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         stmt = update(Transcript).where(Transcript.lease_owner == owner, Transcript.status == "processing")
         if job_ids is not None:
             stmt = stmt.where(Transcript.id.in_(job_ids))

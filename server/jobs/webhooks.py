@@ -17,7 +17,7 @@ from sqlalchemy import select
 from server.clock import utcnow
 from server.config import Settings
 from server.db.models import Transcript, WebhookDelivery
-from server.db.session import session_scope
+from server.db.session import Pool, session_scope
 
 log = logging.getLogger(__name__)
 _MAX_REDIRECTS = 3
@@ -27,7 +27,7 @@ def deliver_due(owner: str, settings: Settings, batch: int = 20) -> int:
     """Send every delivery that is due; returns how many were attempted."""
     now = utcnow()
     hold = timedelta(seconds=settings.webhook_timeout_s * (_MAX_REDIRECTS + 1) + 5)
-    with session_scope(write_lock=True) as db:
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         due = (
             db.execute(
                 select(WebhookDelivery)
@@ -72,7 +72,8 @@ def _post(url: str, payload: dict, headers: dict[str, str], timeout_s: float) ->
 
 
 def _record(delivery_id: str, code: int | None, settings: Settings) -> None:
-    with session_scope(write_lock=True) as db:  # reads then writes: take SQLite's writer lock up front
+    # reads then writes: take SQLite's writer lock up front
+    with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         d = db.get(WebhookDelivery, delivery_id)
         if d is None:
             return

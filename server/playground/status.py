@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.clock import iso
-from server.db.models import Account, Transcript
+from server.db.models import Transcript
 from server.jobs.queue import processing_count
+from server.services.accounts import AccountRef
 
 
 def active_streams(db: Session, account_id: str) -> int | None:
@@ -38,7 +39,7 @@ def _queued(db: Session, account_id: str) -> list[str]:
     )
 
 
-def account_summary(db: Session, account: Account) -> dict[str, Any]:
+def account_summary(db: Session, account: AccountRef) -> dict[str, Any]:
     queued = _queued(db, account.id)
     return {
         "account": {"name": account.name, "tier": account.tier},
@@ -80,7 +81,7 @@ def job_timing(t: Transcript, ahead: int | None) -> dict[str, Any]:
     }
 
 
-def job_timings(db: Session, account: Account, ids: list[str] | None, limit: int) -> list[dict[str, Any]]:
+def job_timings(db: Session, account: AccountRef, ids: list[str] | None, limit: int) -> list[dict[str, Any]]:
     """Timings of the account's newest jobs (or of the given ids), newest first."""
     stmt = select(Transcript).where(Transcript.account_id == account.id)
     if ids is not None:

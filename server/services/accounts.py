@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -13,6 +16,23 @@ from server.config import Settings
 from server.db.models import Account, ApiKey
 
 TIERS = ("free", "paid")
+KEY_CACHE_S = 2.0  # a process reuses a key lookup this long; another process's revocation lags this much
+KEY_CACHE_SIZE = 10_000  # keys remembered at most (least recently used dropped first)
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """The authenticated account as a request carries it: a plain value, bound to no session."""
+
+    id: str
+    name: str
+    tier: str
+    async_limit: int
+    realtime_limit: int
+
+    @classmethod
+    def of(cls, account: Account) -> AccountRef:
+        return cls(account.id, account.name, account.tier, account.async_limit, account.realtime_limit)
 
 
 def api_key_from(value: str | None) -> str | None:
@@ -79,6 +99,49 @@ def account_for_key(db: Session, key: str) -> Account | None:
         .join(ApiKey, ApiKey.account_id == Account.id)
         .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     ).scalar_one_or_none()
+
+
+def account_ref_for_key(db: Session, key: str) -> AccountRef | None:
+    account = account_for_key(db, key)
+    return AccountRef.of(account) if account is not None else None
+
+
+class KeyCache:
+    """Recent key lookups of this process, so that a request authenticates without the database.
+
+    Only known keys are kept (an unknown key costs one indexed lookup, and a key created elsewhere works at
+    once). Changes to accounts and keys made in this process clear it at once (`clear`); changes made by
+    another process show after at most `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float, size: int) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[AccountRef, float]] = OrderedDict()
+
+    def get(self, key: str) -> AccountRef | None:
+        digest = hash_key(key)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None or time.monotonic() - entry[1] >= self.ttl_s:
+                return None
+            self._entries.move_to_end(digest)
+            return entry[0]
+
+    def put(self, key: str, account: AccountRef) -> None:
+        with self._lock:
+            self._entries[hash_key(key)] = (account, time.monotonic())
+            self._entries.move_to_end(hash_key(key))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+KEYS = KeyCache(KEY_CACHE_S, KEY_CACHE_SIZE)
 
 
 def list_accounts(db: Session) -> list[tuple[Account, list[ApiKey]]]:

@@ -351,6 +351,7 @@ class RuleCache:
         self._lock = threading.Lock()
         self._rules: list[HttpFault] | None = None
         self._loaded_at = 0.0
+        self._generation = 0  # bumped by every invalidation
 
     def fresh(self) -> list[HttpFault] | None:
         """The cached rules if still fresh, else None (the caller reloads off the event loop)."""
@@ -359,14 +360,21 @@ class RuleCache:
                 return self._rules
         return None
 
-    def store(self, rules: list[HttpFault]) -> list[HttpFault]:
+    def generation(self) -> int:
         with self._lock:
-            self._rules, self._loaded_at = rules, time.monotonic()
+            return self._generation
+
+    def store(self, rules: list[HttpFault], generation: int | None = None) -> list[HttpFault]:
+        """Keep `rules` unless an invalidation came after `generation` (read before loading them)."""
+        with self._lock:
+            if generation is None or generation == self._generation:
+                self._rules, self._loaded_at = rules, time.monotonic()
         return rules
 
     def invalidate(self) -> None:
         with self._lock:
             self._rules = None
+            self._generation += 1
 
 
 HTTP_RULES = RuleCache(HTTP_CACHE_S)

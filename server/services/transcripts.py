@@ -14,19 +14,21 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.clock import utcnow
-from server.db.models import Account, Transcript, Upload
+from server.db.models import Transcript, Upload
 from server.jobs.queue import processing_count
+from server.services.accounts import AccountRef
 from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
-from server.services.transcript_view import render_list_item
+from server.services.rendered_cache import FINISHED, dumps
+from server.services.transcript_view import render_list_item, render_transcript
 from server.services.uploads import delete_upload
 
 _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
 def create_transcript(
-    db: Session, account: Account, params: dict[str, Any], headers: Mapping[str, str] | None = None
+    db: Session, account: AccountRef, params: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> Transcript:
     """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
 
@@ -51,7 +53,7 @@ def create_transcript(
     return t
 
 
-def _own_upload(db: Session, account: Account, audio_url: str) -> Upload | None:
+def _own_upload(db: Session, account: AccountRef, audio_url: str) -> Upload | None:
     """An `upload_url` of ours must belong to the same account (CONTRACT §1: 403 otherwise)."""
     match = _UPLOAD_PATH.match(urlsplit(audio_url).path)
     if not match:
@@ -64,7 +66,7 @@ def _own_upload(db: Session, account: Account, audio_url: str) -> Upload | None:
     return upload
 
 
-def get_transcript(db: Session, account: Account, transcript_id: str) -> Transcript:
+def get_transcript(db: Session, account: AccountRef, transcript_id: str) -> Transcript:
     """Unknown ids and other accounts' ids look the same: 400 lookup error (CONTRACT §4.1)."""
     t = db.get(Transcript, transcript_id) if UUID_RE.match(transcript_id) else None
     if t is None or t.account_id != account.id:
@@ -72,7 +74,35 @@ def get_transcript(db: Session, account: Account, transcript_id: str) -> Transcr
     return t
 
 
-def delete_transcript(db: Session, account: Account, transcript_id: str, data_dir: Path) -> Transcript:
+def transcript_json(db: Session, account: AccountRef, transcript_id: str) -> bytes:
+    """The Transcript object as JSON; a finished one comes from `FINISHED` when its row has not changed."""
+    row = (
+        db.execute(
+            select(
+                Transcript.account_id,
+                Transcript.status,
+                Transcript.completed_at,
+                Transcript.deleted_at,
+                Transcript.webhook_status_code,
+            ).where(Transcript.id == transcript_id)
+        ).first()
+        if UUID_RE.match(transcript_id)
+        else None
+    )
+    if row is None or row.account_id != account.id:
+        raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
+    finished = row.status in ("completed", "error")
+    stamp = (row.status, row.completed_at, row.deleted_at, row.webhook_status_code)
+    if finished and (cached := FINISHED.get(transcript_id, stamp)) is not None:
+        return cached
+    t = get_transcript(db, account, transcript_id)
+    body = dumps(render_transcript(t))
+    if t.status in ("completed", "error"):  # the stamp of the row as rendered (it may have moved on)
+        FINISHED.put(transcript_id, (t.status, t.completed_at, t.deleted_at, t.webhook_status_code), body)
+    return body
+
+
+def delete_transcript(db: Session, account: AccountRef, transcript_id: str, data_dir: Path) -> Transcript:
     t = get_transcript(db, account, transcript_id)
     if t.status in ("queued", "processing"):
         raise errors.ApiError(400, errors.STILL_PROCESSING)
@@ -87,7 +117,9 @@ def delete_transcript(db: Session, account: Account, transcript_id: str, data_di
     return t
 
 
-def list_transcripts(db: Session, account: Account, query: dict[str, Any], base_url: str) -> dict[str, Any]:
+def list_transcripts(
+    db: Session, account: AccountRef, query: dict[str, Any], base_url: str
+) -> dict[str, Any]:
     """Newest first; `prev_url` pages to older items, `next_url` to newer (CONTRACT §2.4)."""
     limit: int = query["limit"]
     stmt = select(Transcript).where(Transcript.account_id == account.id)
@@ -149,7 +181,7 @@ def list_transcripts(db: Session, account: Account, query: dict[str, Any], base_
     }
 
 
-def _anchor(db: Session, account: Account, transcript_id: str | None) -> Transcript | None:
+def _anchor(db: Session, account: AccountRef, transcript_id: str | None) -> Transcript | None:
     if not transcript_id:
         return None
     return get_transcript(db, account, transcript_id)

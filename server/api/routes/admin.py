@@ -6,7 +6,6 @@ Absent (404) unless `LOCALSCRIBE_ADMIN_TOKEN` is set; then every call needs `Aut
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from server import errors
+from server.api.body import parse_json, read_capped
 from server.api.deps import get_db, read_db
 from server.config import Settings, get_settings
 from server.services import admin, faults
@@ -29,14 +29,12 @@ def require_admin(request: Request, settings: Settings = Depends(get_settings)) 
 
 
 async def body(request: Request) -> Any:
-    """The JSON body; an empty body counts as `{}` (every field has a default)."""
-    raw = await request.body()
+    """The JSON body, capped like every other (server/api/body.py); an empty body counts as `{}` (every
+    field has a default)."""
+    raw = await read_capped(request, request.app.state.settings.max_json_body_bytes)
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.ApiError(400, errors.INVALID_JSON) from None
+    return parse_json(raw)
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])

@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket
-from sqlalchemy.orm import Session
 
-from server.api.deps import current_account, get_db
+from server.api.body import json_body
+from server.api.db import run_db
+from server.api.deps import current_account
 from server.api.routes import api_errors, query
-from server.api.routes.transcripts import json_body
-from server.db.models import Account
+from server.db.session import session_scope
 from server.services import streams
+from server.services.accounts import AccountRef
 from server.streaming import gateway
 from server.streaming.v2 import V2Adapter
 from server.streaming.v3 import V3Adapter
 
 router = APIRouter()
+
+
+def _issue(account_id: str, expires_in_s: int, max_session_s: int | None) -> str:
+    with session_scope() as db:  # committed before the answer: the token works on the next request
+        return streams.issue_token(db, account_id, expires_in_s=expires_in_s, max_session_s=max_session_s)
 
 
 @router.post(
@@ -32,14 +38,14 @@ router = APIRouter()
         }
     },
 )
-def create_v2_token(
+async def create_v2_token(
+    request: Request,
+    account: AccountRef = Depends(current_account),  # first: no body is read without a valid key
     body: Any = Depends(json_body),
-    account: Account = Depends(current_account),
-    db: Session = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """A single-use token for one `/v2/realtime/ws` session (CONTRACT §7)."""
     expires_in = streams.v2_token_lifetime(body)
-    return {"token": streams.issue_token(db, account.id, expires_in_s=expires_in, max_session_s=None)}
+    return {"token": await run_db(request.scope, _issue, account.id, expires_in, None)}
 
 
 @router.get(
@@ -55,14 +61,10 @@ def create_v2_token(
         ]
     },
 )
-def create_v3_token(
-    request: Request,
-    account: Account = Depends(current_account),
-    db: Session = Depends(get_db, scope="function"),
-) -> dict[str, Any]:
+async def create_v3_token(request: Request, account: AccountRef = Depends(current_account)) -> dict[str, Any]:
     """A single-use token for one `/v3/ws` session; it must be used within `expires_in_seconds`."""
     expires_in, max_session = streams.v3_token_lifetime(request.query_params)
-    token = streams.issue_token(db, account.id, expires_in_s=expires_in, max_session_s=max_session)
+    token = await run_db(request.scope, _issue, account.id, expires_in, max_session)
     return {"token": token, "expires_in_seconds": expires_in}
 
 

@@ -1,21 +1,28 @@
-"""`/v2/transcript` and its exports. Thin: parse, call a service, shape the response."""
+"""`/v2/transcript` and its exports. Thin: parse, call a service, shape the response.
+
+Every route authenticates first (no session held: server/api/deps.py), then does its database work as one
+unit off the event loop (`run_db`): one short transaction, opened and closed in the same thread call.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from server import errors
-from server.api.deps import base_url, current_account, get_db, read_db
+from server.api.body import json_body
+from server.api.db import run_db
+from server.api.deps import base_url, current_account
 from server.api.routes import api_errors, query
-from server.config import Settings, get_settings
-from server.db.models import Account
+from server.config import Settings
+from server.db.models import Transcript
+from server.db.session import session_scope
 from server.services import exports
 from server.services import transcripts as svc
+from server.services.accounts import AccountRef
 from server.services.list_params import validate_list_query
 from server.services.redacted_audio import (
     media_type,
@@ -30,11 +37,15 @@ from server.speech_models import known_speech_models
 router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_errors())
 
 
-async def json_body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise errors.ApiError(400, errors.INVALID_JSON) from None
+def _create(settings: Settings, account: AccountRef, body: Any, headers: Mapping[str, str]) -> dict[str, Any]:
+    params = validate_transcript_request(
+        body,
+        default_speech_models=settings.default_speech_models,
+        known_speech_models=known_speech_models(settings),
+    )
+    with session_scope() as db:  # one short write transaction; rendering happens after the commit
+        t = svc.create_transcript(db, account, params, headers)
+    return render_transcript(t)
 
 
 @router.post(
@@ -48,23 +59,20 @@ async def json_body(request: Request) -> Any:
         }
     },
 )
-def create(
-    account: Account = Depends(current_account),  # first: a request without a key gets 401, never 400
-    body: Any = Depends(json_body),
-    db: Session = Depends(get_db, scope="function"),
-    settings: Settings = Depends(get_settings),
-    *,
+async def create(
     request: Request,
-    after_response: BackgroundTasks,
-) -> dict[str, Any]:
-    # a plain `def` route: FastAPI runs it in a thread, so a database wait never blocks the event loop
-    params = validate_transcript_request(
-        body,
-        default_speech_models=settings.default_speech_models,
-        known_speech_models=known_speech_models(settings),
-    )
-    after_response.add_task(request.app.state.node.wake)  # runs once the row is committed
-    return render_transcript(svc.create_transcript(db, account, params, request.headers))
+    account: AccountRef = Depends(current_account),  # first: a request without a key gets 401, never 400
+    body: Any = Depends(json_body),
+) -> JSONResponse:
+    settings = request.app.state.settings
+    rendered = await run_db(request.scope, _create, settings, account, body, dict(request.headers))
+    request.app.state.node.wake()  # the row is committed: an idle worker here may take it at once
+    return JSONResponse(rendered)
+
+
+def _list(account: AccountRef, query: dict[str, Any], base: str) -> dict[str, Any]:
+    with session_scope(write_lock=False) as db:
+        return svc.list_transcripts(db, account, query, base)
 
 
 @router.get(
@@ -82,30 +90,53 @@ def create(
         ]
     },
 )
-def list_(
+async def list_(
     request: Request,
-    db: Session = Depends(read_db),
-    account: Account = Depends(current_account),
+    account: AccountRef = Depends(current_account),
     base: str = Depends(base_url),
-) -> dict[str, Any]:
-    return svc.list_transcripts(db, account, validate_list_query(request.query_params), base)
+) -> JSONResponse:
+    params = validate_list_query(request.query_params)
+    return JSONResponse(await run_db(request.scope, _list, account, params, base))
+
+
+def _get_json(account: AccountRef, transcript_id: str) -> bytes:
+    with session_scope(write_lock=False) as db:
+        return svc.transcript_json(db, account, transcript_id)
 
 
 @router.get("/{transcript_id}", operation_id="getTranscript", summary="Get transcript")
-def get(
-    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
-) -> dict:
-    return render_transcript(svc.get_transcript(db, account, transcript_id))
+async def get(
+    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+) -> Response:
+    body = await run_db(request.scope, _get_json, account, transcript_id)
+    return Response(body, media_type="application/json")
+
+
+def _delete(account: AccountRef, transcript_id: str, settings: Settings) -> dict[str, Any]:
+    with session_scope() as db:
+        t = svc.delete_transcript(db, account, transcript_id, settings.data_dir)
+    return render_transcript(t)
 
 
 @router.delete("/{transcript_id}", operation_id="deleteTranscript", summary="Delete transcript")
-def delete(
-    transcript_id: str,
-    db: Session = Depends(get_db, scope="function"),
-    account: Account = Depends(current_account),
-    settings: Settings = Depends(get_settings),
-) -> dict[str, Any]:
-    return render_transcript(svc.delete_transcript(db, account, transcript_id, settings.data_dir))
+async def delete(
+    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+) -> JSONResponse:
+    settings = request.app.state.settings
+    return JSONResponse(await run_db(request.scope, _delete, account, transcript_id, settings))
+
+
+async def _with_transcript(
+    request: Request, account: AccountRef, transcript_id: str, shape: Callable[[Transcript], Any]
+) -> Any:
+    """Read the transcript in one unit and shape it there (exports are CPU work: off the loop too)."""
+
+    def unit() -> Any:
+        with session_scope(write_lock=False) as db:
+            t = svc.get_transcript(db, account, transcript_id)
+        return shape(t)
+
+    return await run_db(request.scope, unit)
 
 
 @router.get(
@@ -113,10 +144,10 @@ def delete(
     operation_id="getTranscriptSentences",
     summary="Get sentences in transcript",
 )
-def sentences(
-    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
-) -> dict:
-    return exports.sentences(svc.get_transcript(db, account, transcript_id))
+async def sentences(
+    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+) -> JSONResponse:
+    return JSONResponse(await _with_transcript(request, account, transcript_id, exports.sentences))
 
 
 @router.get(
@@ -124,10 +155,10 @@ def sentences(
     operation_id="getTranscriptParagraphs",
     summary="Get paragraphs in transcript",
 )
-def paragraphs(
-    transcript_id: str, db: Session = Depends(read_db), account: Account = Depends(current_account)
-) -> dict:
-    return exports.paragraphs(svc.get_transcript(db, account, transcript_id))
+async def paragraphs(
+    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+) -> JSONResponse:
+    return JSONResponse(await _with_transcript(request, account, transcript_id, exports.paragraphs))
 
 
 @router.get(
@@ -146,17 +177,19 @@ def paragraphs(
         ]
     },
 )
-def word_search(
+async def word_search(
     transcript_id: str,
     request: Request,
-    db: Session = Depends(read_db),
-    account: Account = Depends(current_account),
-) -> dict:
-    t = svc.get_transcript(db, account, transcript_id)
+    account: AccountRef = Depends(current_account),
+) -> JSONResponse:
     raw = ",".join(request.query_params.getlist("words"))
-    if not raw.strip():
-        raise errors.ApiError(400, errors.must_be_type("words", "List"))
-    return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
+
+    def search(t: Transcript) -> dict[str, Any]:
+        if not raw.strip():  # after the lookup, as before: an unknown id answers its own 400 first
+            raise errors.ApiError(400, errors.must_be_type("words", "List"))
+        return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
+
+    return JSONResponse(await _with_transcript(request, account, transcript_id, search))
 
 
 @router.get(
@@ -165,30 +198,33 @@ def word_search(
     operation_id="getRedactedAudio",
     summary="Get redacted audio",
 )
-def redacted_audio(
+async def redacted_audio(
     transcript_id: str,
-    db: Session = Depends(read_db),
-    account: Account = Depends(current_account),
+    request: Request,
+    account: AccountRef = Depends(current_account),
     base: str = Depends(base_url),
-) -> dict[str, str] | JSONResponse:
-    state = redacted_audio_state(svc.get_transcript(db, account, transcript_id))
+) -> JSONResponse:
+    state = await _with_transcript(request, account, transcript_id, redacted_audio_state)
     if state.processing or state.file_name is None:  # CONTRACT §2.7: the SDK waits and asks again on 202
         return JSONResponse({"status": "redacted_audio_processing"}, status_code=202)
-    return {
-        "status": "redacted_audio_ready",
-        "redacted_audio_url": redacted_audio_url(base, transcript_id, state.file_name),
-    }
+    return JSONResponse(
+        {
+            "status": "redacted_audio_ready",
+            "redacted_audio_url": redacted_audio_url(base, transcript_id, state.file_name),
+        }
+    )
+
+
+def _redacted_file(transcript_id: str, file_name: str, folder: Any) -> Any:
+    with session_scope(write_lock=False) as db:
+        return redacted_audio_file(db, transcript_id, file_name, folder)
 
 
 @router.get("/{transcript_id}/redacted-audio/{file_name}", include_in_schema=False)  # a file URL, not an API
-def redacted_audio_download(
-    transcript_id: str,
-    file_name: str,
-    db: Session = Depends(read_db),
-    settings: Settings = Depends(get_settings),
-) -> FileResponse:
+async def redacted_audio_download(transcript_id: str, file_name: str, request: Request) -> FileResponse:
     """No auth (the SDK sends none): the unguessable file name is the credential (CONTRACT §2.7)."""
-    path = redacted_audio_file(db, transcript_id, file_name, settings.redacted_audio_dir)
+    folder = request.app.state.settings.redacted_audio_dir
+    path = await run_db(request.scope, _redacted_file, transcript_id, file_name, folder)
     name = f"{transcript_id}-redacted{path.suffix}"
     return FileResponse(path, media_type=media_type(file_name), filename=name)
 
@@ -200,23 +236,25 @@ def redacted_audio_download(
     response_class=PlainTextResponse,
     openapi_extra={"parameters": [query("chars_per_caption", {"type": "integer", "minimum": 1})]},
 )
-def subtitles(
+async def subtitles(
     transcript_id: str,
     subtitle_format: str,
     request: Request,
-    db: Session = Depends(read_db),
-    account: Account = Depends(current_account),
+    account: AccountRef = Depends(current_account),
 ) -> PlainTextResponse:
     if subtitle_format not in ("srt", "vtt"):
         raise errors.ApiError(404, errors.NOT_FOUND)
-    t = svc.get_transcript(db, account, transcript_id)
     raw = request.query_params.get("chars_per_caption")
-    chars: int | None = None
-    if raw is not None:  # `?chars_per_caption=` is not an integer either (found by test_conformance)
-        try:
-            chars = int(raw)
-        except ValueError:
-            raise errors.ApiError(400, errors.must_be_type("chars_per_caption", "Integer")) from None
-        if chars < 1:  # no upper bound: the message must not promise one (found by test_conformance)
-            raise errors.ApiError(400, errors.MUST_BE_AT_LEAST.format(param="chars_per_caption", min=1))
-    return PlainTextResponse(exports.subtitles(t, subtitle_format, chars))
+
+    def captions(t: Transcript) -> str:
+        chars: int | None = None
+        if raw is not None:  # `?chars_per_caption=` is not an integer either (found by test_conformance)
+            try:
+                chars = int(raw)
+            except ValueError:
+                raise errors.ApiError(400, errors.must_be_type("chars_per_caption", "Integer")) from None
+            if chars < 1:  # no upper bound: the message must not promise one (found by test_conformance)
+                raise errors.ApiError(400, errors.MUST_BE_AT_LEAST.format(param="chars_per_caption", min=1))
+        return exports.subtitles(t, subtitle_format, chars)
+
+    return PlainTextResponse(await _with_transcript(request, account, transcript_id, captions))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from server import errors
+from server.api.db import run_db
 from server.api.deps import base_url, current_account
 from server.api.routes import SPEC_ERRORS, api_errors
-from server.config import Settings, get_settings
-from server.db.models import Account
+from server.config import Settings
 from server.db.session import session_scope
+from server.services.accounts import AccountRef
 from server.services.uploads import receive_upload, record_upload
 
 router = APIRouter()
@@ -38,15 +38,15 @@ def _record(account_id: str, upload_id: str, path: Path, size: int) -> None:
 )
 async def upload(
     request: Request,
-    account: Account = Depends(current_account),
+    account: AccountRef = Depends(current_account),
     base: str = Depends(base_url),
-    settings: Settings = Depends(get_settings),
 ) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
         raise errors.ApiError(413, errors.UPLOAD_TOO_LARGE.format(limit=settings.max_upload_bytes))
     upload_id, path, size = await receive_upload(
         request.stream(), settings.uploads_dir, settings.max_upload_bytes
     )
-    await run_in_threadpool(_record, account.id, upload_id, path, size)  # keep the event loop free
+    await run_db(request.scope, _record, account.id, upload_id, path, size)  # keep the event loop free
     return {"upload_url": f"{base}/v2/upload/{upload_id}"}
