@@ -20,6 +20,8 @@ from server.services import accounts
 from server.services.faults import HTTP_RULES
 from server.services.payloads import validated
 
+MAX_LIMIT = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,16 +30,16 @@ class _Strict(BaseModel):
 class AccountCreate(_Strict):
     name: str = Field(default="account", min_length=1, max_length=200)
     tier: Literal["free", "paid"] = "paid"
-    async_limit: int | None = Field(default=None, ge=0)
-    realtime_limit: int | None = Field(default=None, ge=0)
+    async_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    realtime_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
     key: str | None = Field(default=None, min_length=8, max_length=200)  # default: a random key
 
 
 class AccountUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tier: Literal["free", "paid"] | None = None  # a new tier brings its default limits unless given
-    async_limit: int | None = Field(default=None, ge=0)
-    realtime_limit: int | None = Field(default=None, ge=0)
+    async_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    realtime_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
 
 
 class KeyCreate(_Strict):

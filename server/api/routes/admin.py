@@ -6,7 +6,6 @@ Absent (404) unless `LOCALSCRIBE_ADMIN_TOKEN` is set; then every call needs `Aut
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.deps import get_db, read_db
+from server.api.json_values import parse_json
 from server.config import Settings, get_settings
 from server.services import admin, faults
 from server.services.accounts import api_key_from
@@ -33,10 +33,7 @@ async def body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.ApiError(400, errors.INVALID_JSON) from None
+    return parse_json(raw)
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])

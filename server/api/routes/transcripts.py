@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.deps import base_url, current_account, get_db, read_db
+from server.api.json_values import parse_json
 from server.api.routes import api_errors, query
 from server.config import Settings, get_settings
 from server.db.models import Account
@@ -31,10 +31,7 @@ router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_e
 
 
 async def json_body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise errors.ApiError(400, errors.INVALID_JSON) from None
+    return parse_json(await request.body())
 
 
 @router.post(

@@ -1,0 +1,102 @@
+"""Hostile requests: JSON values no layer below can hold, and peers that send slowly or never finish.
+
+Each case got a 500, a dropped connection or a 1011 (some only on PostgreSQL) before
+`server/api/json_values.py`; now the documented 400 / close code on both databases (docs/limits.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from server.api.json_values import MAX_DEPTH, check_json_value, parse_json
+from server.errors import ApiError
+from tests.conftest import StartServer
+from tests.support.server import API_KEY
+
+ADMIN = "admin-token-for-abuse"
+INVALID_JSON = "Request body must be valid JSON"
+
+
+def _transcript_bodies(url: str) -> list[tuple[str, str]]:
+    """(raw body, the error it must get) for `POST /v2/transcript`."""
+
+    def with_url(rest: str) -> str:
+        return '{"audio_url": "' + url + '", ' + rest + "}"
+
+    return [
+        ("[" * 100_000 + "]" * 100_000, INVALID_JSON),  # RecursionError in the parser
+        ('{"a":' * (MAX_DEPTH + 2) + "1" + "}" * (MAX_DEPTH + 2), INVALID_JSON),  # parses, too deep
+        (with_url('"custom_spelling": [{"from": ["a"], "to": "\\ud800"}]'), INVALID_JSON),
+        (with_url('"\\udfff": 1'), INVALID_JSON),
+        (with_url('"speech_threshold": NaN'), INVALID_JSON),
+        (with_url('"speech_threshold": -Infinity'), INVALID_JSON),
+        (with_url('"speech_threshold": 1e400'), "speech_threshold is out of range"),
+        ('{"audio_url": "' + url + '\\u0000"}', "audio_url must not contain NUL characters"),
+        (with_url('"word_boost": ["a\\u0000b"]'), "word_boost[0] must not contain NUL characters"),
+        (with_url('"webhook_url": "http://x/\\u0000"'), "webhook_url must not contain NUL characters"),
+        (with_url('"audio_start_from": 99999999999999999999'), "audio_start_from is out of range"),
+        (with_url('"speakers_expected": -99999999999999999999'), "speakers_expected is out of range"),
+    ]
+
+
+def test_hostile_json_values_get_400_on_both_databases(start_server: StartServer, jfk: Path) -> None:
+    server = start_server(LOCALSCRIBE_ADMIN_TOKEN=ADMIN)
+    with httpx.Client(base_url=server.url, headers={"Authorization": API_KEY}, timeout=30) as c:
+        url = c.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
+        for body, error in _transcript_bodies(url):
+            r = c.post("/v2/transcript", content=body.encode())
+            assert (r.status_code, r.json()) == (400, {"error": error}), body[:80]
+        for body, error in [
+            ('{"expires_in": NaN}', INVALID_JSON),
+            ('{"expires_in": 99999999999999999999999}', "expires_in is out of range"),
+            ("[" * 50_000, INVALID_JSON),
+        ]:
+            r = c.post("/v2/realtime/token", content=body.encode())
+            assert (r.status_code, r.json()) == (400, {"error": error}), body[:80]
+        admin = {"Authorization": ADMIN}
+        for body, status in [
+            ('{"name": "a\\u0000"}', 400),
+            ('{"name": "\\ud800"}', 400),
+            ('{"name": "x", "async_limit": 99999999999999999999}', 400),
+            ('{"name": "x", "async_limit": 1099511627776}', 400),  # fits JSON, not the 32-bit column
+        ]:
+            r = c.post("/admin/accounts", content=body.encode(), headers=admin)
+            assert r.status_code == status and isinstance(r.json()["error"], str), (body, r.text)
+        # nothing was lost: the server still works and no half-made transcript exists
+        assert c.get("/v2/transcript").json()["transcripts"] == []
+        assert c.post("/v2/transcript", json={"audio_url": url}).status_code == 200
+    assert "Traceback" not in server.log()
+
+
+def test_v2_out_of_range_sample_rate_closes_4000(start_server: StartServer) -> None:
+    server = start_server()
+    for rate in ["99999999999", "384001", "1e400"]:
+        url = server.url.replace("http://", "ws://") + f"/v2/realtime/ws?sample_rate={rate}"
+        with connect(url, additional_headers={"Authorization": API_KEY}, open_timeout=5) as ws:
+            with pytest.raises(ConnectionClosed):
+                ws.send(bytes(3200))  # before the fix the session began and this audio got 1011
+                while True:
+                    ws.recv(timeout=10)
+            assert (ws.close_code, ws.close_reason) == (4000, "Sample rate must be a positive integer"), rate
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"a": [1, 2.5, "x", null, true, {"b": [] }]}', b'{"n": 9007199254740991}', b'"\\u00e9\\ud83d\\ude00"'],
+)
+def test_ordinary_json_passes(raw: bytes) -> None:
+    parse_json(raw)  # a surrogate *pair* is one character, not a lone surrogate
+
+
+def test_checker_walks_without_recursion() -> None:
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ApiError) as refused:
+        check_json_value(deep)
+    assert refused.value.message == INVALID_JSON
