@@ -41,6 +41,8 @@ class Settings(BaseSettings):
         }
     )
     default_speech_models: list[str] = Field(default_factory=lambda: ["universal-3-pro", "universal-2"])
+    # requests may name installed models only; true: Hub names too, downloaded on first use (docs/security.md)
+    allow_model_downloads: bool = False
 
     api_key: str | None = None  # a Paid account with exactly this key exists at start-up
     public_url: str | None = None  # how upload/resource URLs are written; default: the request's base URL
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_upload_bytes: int = 2_200_000_000
+    # an upload no queued/processing transcript needs is deleted this long after it arrived; 0: kept until
+    # its transcript is deleted. Orphans and abandoned `.part` files go too (docs/security.md "Files")
+    upload_ttl_hours: float = 24.0
+    sweep_interval_s: float = 600.0
     max_download_bytes: int = 5_000_000_000
     download_timeout_s: float = 60.0
 

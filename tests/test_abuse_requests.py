@@ -1,7 +1,7 @@
 """Hostile requests: JSON values no layer below can hold, and peers that send slowly or never finish.
 
 Each case got a 500, a dropped connection or a 1011 (some only on PostgreSQL) before
-`server/api/json_values.py`; now the documented 400 / close code on both databases (docs/limits.md).
+`server/api/json_values.py`; now the documented 400 / close code on both databases (docs/security.md).
 """
 
 from __future__ import annotations

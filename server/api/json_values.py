@@ -1,5 +1,5 @@
 """Every JSON body the API parses goes through `parse_json`: values no database or engine below may choke on
-are refused here, once, with the API's 400 (docs/limits.md "Hostile JSON values").
+are refused here, once, with the API's 400 (docs/security.md "Hostile JSON values").
 
 `json.loads` alone takes what Python can represent but the layers below cannot: NaN and Infinity (not JSON
 at all; a later response cannot even be serialised), lone UTF-16 surrogates (`"\\ud800"`: no UTF-8 form, so

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from server.cli.client import register as register_client
 from server.config import get_settings
+from server.data_dir import secure_data_dir
 
 app = typer.Typer(
     help="LocalScribe: a self-hosted server that speaks the AssemblyAI API.", no_args_is_help=True
@@ -45,6 +46,7 @@ def serve(
 
     setup_logging(log_level.upper())
     settings = get_settings()
+    secure_data_dir(settings)  # before the TLS key or anything else lands in it
     ssl: dict[str, str] = {}
     if tls or settings.tls_cert or settings.tls_key:
         from server.tls import TlsError, resolve, trust_hint
@@ -183,7 +185,7 @@ def db_upgrade() -> None:
     from server.db.session import startup_lock
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     with startup_lock(settings):
         upgrade(settings.sqlalchemy_url)
     typer.echo("database is up to date")

@@ -81,6 +81,13 @@ def account_for_key(db: Session, key: str) -> Account | None:
     ).scalar_one_or_none()
 
 
+def live_key(db: Session, key: str) -> ApiKey | None:
+    """The key's row while it is not revoked."""
+    return db.execute(
+        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+
+
 def list_accounts(db: Session) -> list[tuple[Account, list[ApiKey]]]:
     accounts = db.execute(select(Account).order_by(Account.created_at)).scalars().all()
     keys = db.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars().all()

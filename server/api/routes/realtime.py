@@ -12,11 +12,17 @@ from server.api.routes import api_errors, query
 from server.api.routes.transcripts import json_body
 from server.db.models import Account
 from server.services import streams
+from server.services.accounts import api_key_from
 from server.streaming import gateway
 from server.streaming.v2 import V2Adapter
 from server.streaming.v3 import V3Adapter
 
 router = APIRouter()
+
+
+def _minting_key(request: Request) -> str:
+    """The key `current_account` just accepted: the token is tied to it (revoking it revokes the token)."""
+    return api_key_from(request.headers.get("authorization")) or ""
 
 
 @router.post(
@@ -33,13 +39,15 @@ router = APIRouter()
     },
 )
 def create_v2_token(
+    request: Request,
     body: Any = Depends(json_body),
     account: Account = Depends(current_account),
     db: Session = Depends(get_db, scope="function"),
 ) -> dict[str, Any]:
     """A single-use token for one `/v2/realtime/ws` session (CONTRACT §7)."""
     expires_in = streams.v2_token_lifetime(body)
-    return {"token": streams.issue_token(db, account.id, expires_in_s=expires_in, max_session_s=None)}
+    token = streams.issue_token(db, _minting_key(request), expires_in_s=expires_in, max_session_s=None)
+    return {"token": token}
 
 
 @router.get(
@@ -62,7 +70,7 @@ def create_v3_token(
 ) -> dict[str, Any]:
     """A single-use token for one `/v3/ws` session; it must be used within `expires_in_seconds`."""
     expires_in, max_session = streams.v3_token_lifetime(request.query_params)
-    token = streams.issue_token(db, account.id, expires_in_s=expires_in, max_session_s=max_session)
+    token = streams.issue_token(db, _minting_key(request), expires_in_s=expires_in, max_session_s=max_session)
     return {"token": token, "expires_in_seconds": expires_in}
 
 
