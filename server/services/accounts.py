@@ -66,9 +66,17 @@ def create_account(
     return NewKey(account.id, add_key(db, account.id, name=name, key=key))
 
 
+MAX_PREFIX = 6  # a random key (32 hex digits) shows 6; a short one at most a quarter of itself
+
+
+def key_prefix(key: str) -> str:
+    """What listings show so people can tell keys apart, never most of a key: `test-key-paid` shows `tes`."""
+    return key[: min(MAX_PREFIX, len(key) // 4)]
+
+
 def add_key(db: Session, account_id: str, *, name: str, key: str | None = None) -> str:
     key = key or secrets.token_hex(16)
-    db.add(ApiKey(account_id=account_id, name=name, key_hash=hash_key(key), prefix=key[:6]))
+    db.add(ApiKey(account_id=account_id, name=name, key_hash=hash_key(key), prefix=key_prefix(key)))
     db.flush()
     return key
 

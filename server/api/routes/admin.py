@@ -20,11 +20,16 @@ from server.services import admin, faults
 from server.services.accounts import api_key_from
 
 
+def is_admin(request: Request, settings: Settings) -> bool:
+    """The request carries the admin token (constant-time compare)."""
+    given = (api_key_from(request.headers.get("authorization")) or "").encode()
+    return bool(settings.admin_token) and secrets.compare_digest(given, settings.admin_token.encode())
+
+
 def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
     if not settings.admin_token:
         raise errors.ApiError(404, errors.NOT_FOUND)
-    given = api_key_from(request.headers.get("authorization")) or ""
-    if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
+    if not is_admin(request, settings):
         raise errors.ApiError(401, errors.ADMIN_AUTH_INVALID)
 
 
