@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     max_download_bytes: int = 5_000_000_000
     download_timeout_s: float = 60.0
 
+    # slow or half-sent requests (server/http_guard.py, docs/security.md "Slow peers")
+    header_timeout_s: float = 10.0  # a request's headers must be complete this long after its first byte
+    body_timeout_s: float = 60.0  # longest pause in a request body the server is waiting for
+    keep_alive_timeout_s: int = 5  # an idle kept-alive connection is closed after this
+    max_connections: int = 1000  # connections (and tasks) at once; beyond it uvicorn answers 503
+
     workers: int = Field(default_factory=_default_workers)  # jobs this node executes at once
     lease_seconds: float = 30.0
     poll_interval_s: float = 0.2

@@ -6,6 +6,9 @@ Each case got a 500, a dropped connection or a 1011 (some only on PostgreSQL) be
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +22,7 @@ from tests.conftest import StartServer
 from tests.support.server import API_KEY
 
 ADMIN = "admin-token-for-abuse"
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # connection handling involves no database
 INVALID_JSON = "Request body must be valid JSON"
 
 
@@ -100,3 +104,71 @@ def test_checker_walks_without_recursion() -> None:
     with pytest.raises(ApiError) as refused:
         check_json_value(deep)
     assert refused.value.message == INVALID_JSON
+
+
+# --- slow and half-sent requests (server/http_guard.py) ------------------------------------------------
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes the connection within `seconds` (whatever it sent before)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@SQLITE_ONLY
+def test_slow_and_half_sent_requests_are_cut_off(start_server: StartServer, tmp_path: Path) -> None:
+    server = start_server(
+        LOCALSCRIBE_HEADER_TIMEOUT_S="1.5", LOCALSCRIBE_BODY_TIMEOUT_S="1.5", LOCALSCRIBE_MAX_CONNECTIONS="4"
+    )
+    address = ("127.0.0.1", server.port)
+    # headers that never end: closed after the header timeout (they held the connection forever before)
+    with socket.create_connection(address) as slow:
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        assert _closed_within(slow, 10)
+    # a body that stops arriving: closed after the body timeout, and the upload leaves no .part behind
+    with socket.create_connection(address) as half:
+        half.sendall(
+            b"POST /v2/upload HTTP/1.1\r\nHost: x\r\nAuthorization: " + API_KEY.encode()
+            + b"\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10
+        )  # fmt: skip
+        assert _closed_within(half, 10)
+    time.sleep(0.5)
+    assert list((tmp_path / "uploads").glob("*")) == []
+    # a slow but steady body is fine: the clock is per pause, not for the whole body
+    with socket.create_connection(address) as steady:
+        steady.sendall(b"POST /v2/realtime/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        for byte in b"{}   ":
+            time.sleep(0.6)
+            steady.sendall(bytes([byte]))
+        steady.settimeout(10)
+        assert steady.recv(4096).startswith(b"HTTP/1.1 401")
+    # the connection cap: beyond it uvicorn answers 503 instead of holding more sockets
+    idle = [socket.create_connection(address) for _ in range(4)]
+    try:
+        for s in idle:
+            s.sendall(b"GET /he")
+        time.sleep(0.3)
+        assert httpx.get(f"{server.url}/health").status_code == 503
+    finally:
+        for s in idle:
+            s.close()
+    time.sleep(0.3)
+    assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+@SQLITE_ONLY
+def test_websocket_outlives_the_header_timeout(start_server: StartServer) -> None:
+    server = start_server(LOCALSCRIBE_HEADER_TIMEOUT_S="1", LOCALSCRIBE_BODY_TIMEOUT_S="1")
+    url = server.url.replace("http://", "ws://") + "/v2/realtime/ws?sample_rate=16000"
+    with connect(url, additional_headers={"Authorization": API_KEY}, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["message_type"] == "SessionBegins"
+        time.sleep(2.5)
+        ws.send(json.dumps({"terminate_session": True}))
+        assert json.loads(ws.recv(timeout=5))["message_type"] == "SessionTerminated"

@@ -42,6 +42,7 @@ def serve(
     import uvicorn
 
     from server.api.app import create_app
+    from server.http_guard import guarded_protocol
     from server.logs import setup_logging
 
     setup_logging(log_level.upper())
@@ -67,6 +68,9 @@ def serve(
         log_level=log_level,
         log_config=None,
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        limit_concurrency=settings.max_connections,
         **ssl,
     )
 
