@@ -62,6 +62,17 @@ def test_hostile_json_values_get_400_on_both_databases(start_server: StartServer
         ]:
             r = c.post("/v2/realtime/token", content=body.encode())
             assert (r.status_code, r.json()) == (400, {"error": error}), body[:80]
+        huge = "9" * 5000  # int() refuses it outright: a 500 before
+        for path, error in [
+            (f"/v2/transcript?limit={huge}", "limit must be between 1 and 200"),
+            (f"/v3/token?expires_in_seconds={huge}", "expires_in_seconds must be between 1 and 600"),
+            (
+                f"/v3/token?expires_in_seconds=60&max_session_duration_seconds=-{huge}",
+                "max_session_duration_seconds must be between 60 and 10800",
+            ),
+        ]:
+            r = c.get(path)
+            assert (r.status_code, r.json()) == (400, {"error": error}), path[:60]
         admin = {"Authorization": ADMIN}
         for body, status in [
             ('{"name": "a\\u0000"}', 400),

@@ -150,7 +150,8 @@ def _whole_number(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        # int() refuses more than 4300 digits (a 500); no lifetime needs more than 18
+        return int(value) if len(value.strip()) <= 18 else None
     return None
 
 
