@@ -54,6 +54,28 @@ def test_only_installed_models_are_nameable(tmp_path: Path) -> None:
     assert "large-v3" in known_speech_models(opened)
 
 
+@pytest.mark.parametrize("allowed", [False, True])
+def test_the_engine_downloads_only_when_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allowed: bool
+) -> None:
+    """Behind the request check, the real engine itself never asks the Hub for more than its cache."""
+    import huggingface_hub
+
+    from server.engine.whisper import WhisperEngine
+
+    asked: list[dict[str, Any]] = []
+
+    def snapshot_download(repo_id: str, **kwargs: Any) -> str:
+        asked.append(kwargs)
+        raise huggingface_hub.errors.LocalEntryNotFoundError("not in the cache")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    engine = WhisperEngine(default_model="base", models_dir=tmp_path, device="cpu", allow_downloads=allowed)
+    with pytest.raises(Exception):  # noqa: B017 - whatever faster-whisper makes of the refusal
+        engine.load("large-v3")
+    assert [a["local_files_only"] for a in asked] == [not allowed]
+
+
 @SQLITE_ONLY
 def test_request_for_an_uninstalled_model_is_refused(start_server: StartServer, jfk: Path) -> None:
     server = start_server(LOCALSCRIBE_MODELS_DIR=str(ROOT / "models"))
