@@ -38,7 +38,7 @@ async def body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
-    return parse_json(raw)
+    return parse_json(raw, text_columns=True)  # names and keys are text columns
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])
