@@ -41,6 +41,8 @@ class Settings(BaseSettings):
         }
     )
     default_speech_models: list[str] = Field(default_factory=lambda: ["universal-3-pro", "universal-2"])
+    # requests may name installed models only; true: Hub names too, downloaded on first use (docs/security.md)
+    allow_model_downloads: bool = False
 
     api_key: str | None = None  # a Paid account with exactly this key exists at start-up
     public_url: str | None = None  # how upload/resource URLs are written; default: the request's base URL
@@ -56,8 +58,20 @@ class Settings(BaseSettings):
     # checks. Worker threads have a pool of their own (server/db/session.py).
     db_pool_size: int = 8
     db_pool_overflow: int = 8
+
+    # an upload no queued/processing transcript needs is deleted this long after it arrived; 0: kept until
+    # its transcript is deleted. Orphans and abandoned `.part` files go too (docs/security.md "Files")
+    upload_ttl_hours: float = 24.0
+    sweep_interval_s: float = 600.0
+
     max_download_bytes: int = 5_000_000_000
     download_timeout_s: float = 60.0
+
+    # slow or half-sent requests (server/http_guard.py, docs/security.md "Slow peers")
+    header_timeout_s: float = 10.0  # a request's headers must be complete this long after its first byte
+    body_timeout_s: float = 60.0  # longest pause in a request body the server is waiting for
+    keep_alive_timeout_s: int = 5  # an idle kept-alive connection is closed after this
+    max_connections: int = 1000  # connections (and tasks) at once; beyond it uvicorn answers 503
 
     workers: int = Field(default_factory=_default_workers)  # jobs this node executes at once
     lease_seconds: float = 30.0

@@ -53,6 +53,9 @@ MUST_BE_URL = "{param} must be a valid URL"
 MUST_BE_ONE_OF = "{param} must be one of: {values}"
 MUST_BE_VALID_ID = "{param} must be a valid transcript id"
 MUST_BE_DATE = "{param} must be a date in the format YYYY-MM-DD"
+# hostile JSON values (server/api/json_values.py; CHOICE: the API documents none of these)
+JSON_NUMBER_TOO_LARGE = "{param} is out of range"
+JSON_NUL_CHARACTER = "{param} must not contain NUL characters"
 
 # mutually exclusive / dependent options (§4.2)
 ONLY_ONE_OF = "Only one of the following models can be enabled at a time: auto_chapters, summarization"

@@ -9,6 +9,7 @@ import threading
 from server.config import Settings
 from server.engine import build_engine
 from server.engine.base import Engine
+from server.jobs.sweeper import sweep
 from server.jobs.worker import WorkerPool
 from server.streaming.session import Decoder
 
@@ -22,6 +23,7 @@ class Node:
         self.pool = WorkerPool(settings, self.engine) if workers else None
         self.stream_decoder = Decoder(self.engine, settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
+        self._stopped = threading.Event()
 
     def start(self) -> None:
         if self.pool is not None:
@@ -30,6 +32,15 @@ class Node:
         models = [self.settings.model] if self.pool is not None else []
         models += [self.settings.stream_model] if self.streams else []
         threading.Thread(target=self._warm_up, args=(models,), name="warm-up", daemon=True).start()
+        threading.Thread(target=self._sweep_files, name="sweeper", daemon=True).start()
+
+    def _sweep_files(self) -> None:
+        """Expired uploads, orphans, stale redacted audio; the start-up sweep ran in prepare_database."""
+        while not self._stopped.wait(self.settings.sweep_interval_s):
+            try:
+                sweep(self.settings)
+            except Exception:
+                log.exception("sweeping files failed")
 
     def _warm_up(self, models: list[str]) -> None:
         load = getattr(self.engine, "load", None)
@@ -40,6 +51,7 @@ class Node:
                 log.exception("loading model %s failed", model)
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.pool is not None:
             self.pool.stop()
         self.stream_decoder.shutdown()

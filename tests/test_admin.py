@@ -58,7 +58,7 @@ def test_admin_accepts_the_bare_token(admin_server: ServerProcess) -> None:
     assert r.status_code == 200
     # the bootstrap account of LOCALSCRIBE_API_KEY is there; keys are listed by prefix, never in full
     (account,) = r.json()["accounts"]
-    assert account["tier"] == "paid" and account["keys"][0]["prefix"] == API_KEY[:6]
+    assert account["tier"] == "paid" and account["keys"][0]["prefix"] == API_KEY[:3]
     assert API_KEY not in r.text
 
 

@@ -96,6 +96,8 @@ CONTRACT_REJECTIONS: tuple[tuple[str, str], ...] = (
     ("§4.2 speaker bounds", r"max_speakers_expected must be greater than or equal to min_speakers_expected"),
     ("§4.2 language_codes need en", r"language_codes must include en"),
     ("§4.2 trim window", r"audio_end_at must be greater than audio_start_from"),
+    ("§12.32 NUL outside JSON", r"\S+ must not contain NUL characters"),
+    ("§12.32 beyond I-JSON integers", r"\S+ is out of range"),
     ("§12.5 delete while running", r"Transcript is still processing and cannot be deleted"),
     ("§12.5 export before completion", r"Transcript is not completed\. Current status: \w+"),
     ("§2.7 no redacted audio", r"Redacted audio is not available for this transcript"),

@@ -97,6 +97,7 @@ _WRONG_VALUE = {
     "int": "5",
     "number": "0.5",
     "string": 5,
+    "text": 5,
     "url": 5,
     "enum": 5,
     "language": 5,

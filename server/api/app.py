@@ -13,9 +13,11 @@ from server.api import error_handlers
 from server.api.faults import FaultInjection
 from server.api.routes import admin, health, playground, realtime, transcripts, uploads
 from server.config import Settings, get_settings
+from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
 from server.db.session import session_scope, startup_lock
 from server.faults_file import load_faults_file
+from server.jobs.sweeper import sweep
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts
 
@@ -28,13 +30,14 @@ def prepare_database(settings: Settings) -> None:
     Processes that start together (an API and its workers) take turns, so only one migrates and only one
     creates the bootstrap account.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     with startup_lock(settings):
         upgrade(settings.sqlalchemy_url)
         with session_scope(write_lock=True) as db:
             key = ensure_bootstrap_accounts(db, settings)
             if settings.faults_file:  # docs/faults.md: idempotent, so every process may load it
                 load_faults_file(db, settings.faults_file)
+    sweep(settings)  # what a killed process left behind (docs/security.md "Files")
     if key:
         log.warning("created a Paid development account; its API key (shown once): %s", key)
 

@@ -1,29 +1,22 @@
 """How a JSON request body is read: capped before it is read, parsed off the event loop (issue 14).
 
 Routes declare `Depends(json_body)` after their authentication, so a request without a valid key is refused
-before a byte of its body is read. `parse_json` is the one place a body becomes Python values; checks on
-the values belong right after it.
+before a byte of its body is read. `parse_json` (server/api/json_values.py) is the one place a body becomes
+Python values and refuses the ones no layer below can hold.
 """
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
 from fastapi import Request
 
 from server import errors
+from server.api.json_values import parse_json
 
 INLINE_PARSE_BYTES = 16_384  # smaller bodies parse in microseconds, less than a hop to a thread costs
-
-
-def parse_json(raw: bytes) -> Any:
-    """Bytes to values, or the API's 400."""
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise errors.ApiError(400, errors.INVALID_JSON) from None
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -42,11 +35,13 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, *, text_columns: bool = False) -> Any:
+    """The capped body through `parse_json` (which also refuses values the layers below cannot hold)."""
     raw = await read_capped(request, limit)
+    parse = partial(parse_json, raw, text_columns=text_columns)
     if len(raw) <= INLINE_PARSE_BYTES:
-        return parse_json(raw)
-    return await anyio.to_thread.run_sync(parse_json, raw)
+        return parse()
+    return await anyio.to_thread.run_sync(parse)
 
 
 async def json_body(request: Request) -> Any:

@@ -107,7 +107,7 @@ async def _peek_audio_url(receive: Receive) -> tuple[str | None, Receive]:
     if not more:
         try:
             data: Any = json.loads(b"".join(m.get("body", b"") for m in seen))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # the route answers 400 for those
             data = None
         if isinstance(data, dict) and isinstance(data.get("audio_url"), str):
             audio_url = data["audio_url"]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from server.cli.client import register as register_client
 from server.config import get_settings
+from server.data_dir import secure_data_dir
 
 app = typer.Typer(
     help="LocalScribe: a self-hosted server that speaks the AssemblyAI API.", no_args_is_help=True
@@ -41,10 +42,12 @@ def serve(
     import uvicorn
 
     from server.api.app import create_app
+    from server.http_guard import guarded_protocol
     from server.logs import setup_logging
 
     setup_logging(log_level.upper())
     settings = get_settings()
+    secure_data_dir(settings)  # before the TLS key or anything else lands in it
     ssl: dict[str, str] = {}
     if tls or settings.tls_cert or settings.tls_key:
         from server.tls import TlsError, resolve, trust_hint
@@ -65,6 +68,9 @@ def serve(
         log_level=log_level,
         log_config=None,
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        limit_concurrency=settings.max_connections,
         **ssl,
     )
 
@@ -183,7 +189,7 @@ def db_upgrade() -> None:
     from server.db.session import startup_lock
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     with startup_lock(settings):
         upgrade(settings.sqlalchemy_url)
     typer.echo("database is up to date")

@@ -34,4 +34,5 @@ def build_engine(settings: Settings) -> Engine:
         cpu_threads=threads,
         num_workers=settings.workers,
         beam_size=settings.beam_size,
+        allow_downloads=settings.allow_model_downloads,
     )

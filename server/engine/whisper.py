@@ -74,8 +74,10 @@ class WhisperEngine:
         cpu_threads: int = 0,
         num_workers: int = 1,
         beam_size: int = 5,
+        allow_downloads: bool = False,
     ) -> None:
         self.default_model = default_model
+        self.allow_downloads = allow_downloads  # else local files only: no Hub download at a request's wish
         self.models_dir = models_dir
         self.device, self.compute_type = _device_and_compute(device, compute_type)
         self.cpu_threads = cpu_threads
@@ -99,6 +101,7 @@ class WhisperEngine:
                         compute_type=self.compute_type,
                         cpu_threads=self.cpu_threads,
                         num_workers=self.num_workers,
+                        local_files_only=not self.allow_downloads,
                     )
                 )
             return self._models[name]

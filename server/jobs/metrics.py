@@ -36,17 +36,14 @@ JOBS_FINISHED = Counter(
 
 
 class _DatabaseCollector(Collector):
+    """Totals only: anyone who can reach /metrics may read them (docs/security.md)."""
+
     def collect(self):  # type: ignore[no-untyped-def]
         with session_scope(write_lock=False) as db:
             by_status = db.execute(
                 select(Transcript.status, func.count())
                 .where(Transcript.deleted_at.is_(None))
                 .group_by(Transcript.status)
-            ).all()
-            per_account = db.execute(
-                select(Transcript.account_id, func.count())
-                .where(Transcript.status == "processing")
-                .group_by(Transcript.account_id)
             ).all()
             throttled = db.execute(
                 select(func.count())
@@ -61,12 +58,6 @@ class _DatabaseCollector(Collector):
         for status in ("queued", "processing", "completed", "error"):
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
-        processing = GaugeMetricFamily(
-            "localscribe_account_processing", "Jobs processing per account", labels=["account_id"]
-        )
-        for account_id, n in per_account:
-            processing.add_metric([account_id], n)
-        yield processing
         yield GaugeMetricFamily(
             "localscribe_jobs_throttled", "Queued jobs held back by their account limit", value=throttled
         )
@@ -79,8 +70,29 @@ class _DatabaseCollector(Collector):
         yield deliveries
 
 
+class _AccountCollector(Collector):
+    """Per-account series name account ids: only for the administrator (`LOCALSCRIBE_ADMIN_TOKEN`)."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        with session_scope(write_lock=False) as db:
+            per_account = db.execute(
+                select(Transcript.account_id, func.count())
+                .where(Transcript.status == "processing")
+                .group_by(Transcript.account_id)
+            ).all()
+        processing = GaugeMetricFamily(
+            "localscribe_account_processing", "Jobs processing per account", labels=["account_id"]
+        )
+        for account_id, n in per_account:
+            processing.add_metric([account_id], n)
+        yield processing
+
+
 REGISTRY.register(_DatabaseCollector())
+ACCOUNT_REGISTRY = CollectorRegistry()
+ACCOUNT_REGISTRY.register(_AccountCollector())
 
 
-def render() -> bytes:
-    return generate_latest(REGISTRY)
+def render(*, per_account: bool = False) -> bytes:
+    """The exposition text; account ids only when `per_account` (the caller checked the admin token)."""
+    return generate_latest(REGISTRY) + (generate_latest(ACCOUNT_REGISTRY) if per_account else b"")

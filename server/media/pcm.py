@@ -12,6 +12,8 @@ from server.engine.base import SAMPLE_RATE
 
 ENCODINGS = ("pcm_s16le", "pcm_mulaw")
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
+# the highest rate libswresample is asked to convert from; beyond it a stream is refused at the handshake
+MAX_SAMPLE_RATE = 384_000
 
 
 def _mulaw_table() -> np.ndarray:

@@ -86,9 +86,17 @@ def create_account(
     return NewKey(account.id, add_key(db, account.id, name=name, key=key))
 
 
+MAX_PREFIX = 6  # a random key (32 hex digits) shows 6; a short one at most a quarter of itself
+
+
+def key_prefix(key: str) -> str:
+    """What listings show so people can tell keys apart, never most of a key: `test-key-paid` shows `tes`."""
+    return key[: min(MAX_PREFIX, len(key) // 4)]
+
+
 def add_key(db: Session, account_id: str, *, name: str, key: str | None = None) -> str:
     key = key or secrets.token_hex(16)
-    db.add(ApiKey(account_id=account_id, name=name, key_hash=hash_key(key), prefix=key[:6]))
+    db.add(ApiKey(account_id=account_id, name=name, key_hash=hash_key(key), prefix=key_prefix(key)))
     db.flush()
     return key
 
@@ -142,6 +150,12 @@ class KeyCache:
 
 
 KEYS = KeyCache(KEY_CACHE_S, KEY_CACHE_SIZE)
+
+def live_key(db: Session, key: str) -> ApiKey | None:
+    """The key's row while it is not revoked."""
+    return db.execute(
+        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
 
 
 def list_accounts(db: Session) -> list[tuple[Account, list[ApiKey]]]:

@@ -19,6 +19,9 @@ from server.db.models import Account, ApiKey, FaultRule, Transcript, Upload, Web
 from server.services import accounts
 from server.services.faults import HTTP_RULES
 from server.services.payloads import validated
+from server.services.redacted_audio import delete_redacted_audio
+
+MAX_LIMIT = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 
 
 class _Strict(BaseModel):
@@ -28,16 +31,16 @@ class _Strict(BaseModel):
 class AccountCreate(_Strict):
     name: str = Field(default="account", min_length=1, max_length=200)
     tier: Literal["free", "paid"] = "paid"
-    async_limit: int | None = Field(default=None, ge=0)
-    realtime_limit: int | None = Field(default=None, ge=0)
+    async_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    realtime_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
     key: str | None = Field(default=None, min_length=8, max_length=200)  # default: a random key
 
 
 class AccountUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tier: Literal["free", "paid"] | None = None  # a new tier brings its default limits unless given
-    async_limit: int | None = Field(default=None, ge=0)
-    realtime_limit: int | None = Field(default=None, ge=0)
+    async_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    realtime_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
 
 
 class KeyCreate(_Strict):
@@ -134,6 +137,8 @@ def delete_account(db: Session, settings: Settings, account_id: str) -> dict[str
     ids = select(Transcript.id).where(Transcript.account_id == account_id)
     db.execute(delete(WebhookDelivery).where(WebhookDelivery.transcript_id.in_(ids)))
     _unlink_scratch(settings, db.execute(ids).scalars())
+    for t in db.execute(select(Transcript).where(Transcript.account_id == account_id)).scalars():
+        delete_redacted_audio(t, settings.data_dir)
     for upload in db.execute(select(Upload).where(Upload.account_id == account_id)).scalars():
         Path(upload.path).unlink(missing_ok=True)
     for table in (Transcript, Upload, ApiKey):
@@ -183,8 +188,15 @@ def reset(db: Session, settings: Settings) -> dict[str, Any]:
     for path in paths:
         Path(path).unlink(missing_ok=True)
     _unlink_scratch(settings, None)
+    _empty(settings.redacted_audio_dir)
     development_key = accounts.ensure_bootstrap_accounts(db, settings)
     return {"deleted": counts, "development_key": development_key}
+
+
+def _empty(folder: Path) -> None:
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _unlink_scratch(settings: Settings, transcript_ids: Any) -> None:

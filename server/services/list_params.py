@@ -13,6 +13,8 @@ from server.errors import ApiError
 
 TRANSCRIPT_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "error")
 _INT_RE = re.compile(r"^[+-]?\d+$")
+_MAX_DIGITS = 18
+_MAX_DIGITS_VALUE = 10**_MAX_DIGITS
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -20,7 +22,8 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 def _query_limit(name: str, text: str) -> int:
     if not _INT_RE.match(text.strip()):
         raise ApiError(400, errors.must_be_type(name, "Integer"))
-    limit = int(text)
+    # more digits than any limit has: out of range, without asking int() (refuses > 4300 digits: a 500)
+    limit = int(text) if len(text.strip()) <= _MAX_DIGITS else _MAX_DIGITS_VALUE
     if not 1 <= limit <= 200:
         raise ApiError(400, errors.MUST_BE_BETWEEN.format(param=name, min=1, max=200))
     return limit

@@ -34,6 +34,7 @@ TYPE_NAMES: dict[str, str] = {
     "int": "Integer",
     "number": "Number",
     "string": "String",
+    "text": "String",  # a string stored outside JSON: no NUL
     "url": "String",
     "enum": "String",
     "language": "String",
@@ -46,7 +47,7 @@ TYPE_NAMES: dict[str, str] = {
 class Param:
     """What one parameter may hold.
 
-    kind: bool | int | number | string | url | enum | language | list | object.
+    kind: bool | int | number | string | text | url | enum | language | list | object.
     default: the value used when the key is absent (copied, so lists are safe); None means "echo null".
     open: an object that keeps keys it does not know (speech_understanding is echoed as sent); closed objects
     drop them, like the top level does (CONTRACT §2.2 CHOICE).
@@ -189,8 +190,8 @@ PARAMS: dict[str, Param] = {
         "object", open=True, required=("request",), fields={"request": _SPEECH_UNDERSTANDING_REQUEST}
     ),
     "webhook_url": Param("url"),
-    "webhook_auth_header_name": Param("string", nullable=True),
-    "webhook_auth_header_value": Param("string", nullable=True),
+    "webhook_auth_header_name": Param("text", nullable=True),
+    "webhook_auth_header_value": Param("text", nullable=True),
     "custom_topics": _BOOL_FALSE,
     "topics": Param("list", items=Param("string"), default=[]),
     "speed_boost": _BOOL_FALSE,

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.clock import utcnow
-from server.db.models import Account, StreamSession, StreamToken
+from server.db.models import Account, ApiKey, StreamSession, StreamToken
 from server.errors import ApiError
-from server.services.accounts import account_for_key, hash_key
+from server.services.accounts import account_for_key, hash_key, live_key
 
 # A session row whose process stopped renewing it for this long no longer holds a slot.
 STALE_AFTER = timedelta(seconds=30)
@@ -34,11 +34,16 @@ class Caller:
     max_session_s: int | None = None
 
 
-def issue_token(db: Session, account_id: str, *, expires_in_s: int, max_session_s: int | None) -> str:
+def issue_token(db: Session, api_key: str, *, expires_in_s: int, max_session_s: int | None) -> str:
+    """A token tied to the key that minted it (not only its account): revoking the key revokes the token."""
+    key_row = live_key(db, api_key)
+    if key_row is None:  # the route authenticated this key a moment ago; revoked since
+        raise ApiError(401, errors.AUTH_INVALID)
     token = secrets.token_urlsafe(32)
     db.add(
         StreamToken(
-            account_id=account_id,
+            account_id=key_row.account_id,
+            api_key_id=key_row.id,
             token_hash=hash_key(token),
             expires_at=utcnow() + timedelta(seconds=expires_in_s),
             max_session_s=max_session_s,
@@ -54,6 +59,9 @@ def identify(db: Session, credential: str) -> Caller | None:
         return Caller(account.id, account.realtime_limit)
     token = db.scalar(select(StreamToken).where(StreamToken.token_hash == hash_key(credential)))
     if token is None or token.used_at is not None or token.expires_at <= utcnow():
+        return None
+    minted_by = db.get(ApiKey, token.api_key_id) if token.api_key_id else None
+    if minted_by is None or minted_by.revoked_at is not None:
         return None
     account = db.get(Account, token.account_id)
     if account is None:
@@ -142,7 +150,8 @@ def _whole_number(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        # int() refuses more than 4300 digits (a 500); no lifetime needs more than 18
+        return int(value) if len(value.strip()) <= 18 else None
     return None
 
 

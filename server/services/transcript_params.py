@@ -80,6 +80,14 @@ def _check_string(path: str, spec: Param, value: object) -> str:
     return value
 
 
+def _check_text(path: str, spec: Param, value: object) -> str:
+    """A string that leaves JSON (a text column, an HTTP header): PostgreSQL and HTTP refuse NUL."""
+    text = _check_string(path, spec, value)
+    if "\x00" in text:
+        raise _bad(errors.JSON_NUL_CHARACTER.format(param=path))
+    return text
+
+
 def _check_url(path: str, spec: Param, value: object) -> str:
     text = _check_string(path, spec, value)
     if not _is_http_url(text):
@@ -136,6 +144,7 @@ _CHECKERS: dict[str, Callable[[str, Param, object], Any]] = {
     "int": _check_int,
     "number": _check_number,
     "string": _check_string,
+    "text": _check_text,
     "url": _check_url,
     "enum": _check_enum,
     "language": _check_language,
@@ -154,6 +163,9 @@ def _check(path: str, spec: Param, value: object) -> Any:
 
 
 def _is_http_url(text: str) -> bool:
+    """http(s) with a host; control characters (NUL…) make it no URL at all (RFC 3986 §2)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text.strip()):
+        return False
     try:
         parts = urlsplit(text.strip())
     except ValueError:

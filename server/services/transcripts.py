@@ -22,7 +22,7 @@ from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
 from server.services.rendered_cache import FINISHED, dumps
 from server.services.transcript_view import render_list_item, render_transcript
-from server.services.uploads import delete_upload
+from server.services.uploads import release_upload
 
 _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
@@ -111,7 +111,7 @@ def delete_transcript(db: Session, account: AccountRef, transcript_id: str, data
         delete_redacted_audio(t, data_dir)
         t.result = None
         if t.upload_id:
-            delete_upload(db, t.upload_id)
+            release_upload(db, t.upload_id, t.id)
         for path in (data_dir / "downloads").glob(f"{t.id}*"):
             path.unlink(missing_ok=True)
     return t

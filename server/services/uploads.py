@@ -6,10 +6,11 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.db.models import Upload, new_id
+from server.db.models import Transcript, Upload, new_id
 
 
 async def receive_upload(
@@ -42,10 +43,23 @@ def record_upload(db: Session, account_id: str, upload_id: str, path: Path, size
     return upload
 
 
-def delete_upload(db: Session, upload_id: str) -> None:
-    """Deleting a transcript deletes its uploaded audio for good (CONTRACT §2.5)."""
+def release_upload(db: Session, upload_id: str, transcript_id: str) -> None:
+    """Deleting a transcript deletes its uploaded audio for good (CONTRACT §2.5) once no other live
+    transcript uses the same upload: one `upload_url` may serve several requests, and a queued one must not
+    lose its audio because a sibling was deleted."""
     upload = db.get(Upload, upload_id)
     if upload is None:
+        return
+    still_used = db.scalar(
+        select(Transcript.id)
+        .where(
+            Transcript.upload_id == upload_id,
+            Transcript.id != transcript_id,
+            Transcript.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    if still_used is not None:
         return
     Path(upload.path).unlink(missing_ok=True)
     db.delete(upload)

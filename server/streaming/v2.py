@@ -11,7 +11,7 @@ from typing import Any
 
 from server.clock import utcnow
 from server.engine.streaming import Event, Final, TurnConfig
-from server.media.pcm import ENCODINGS
+from server.media.pcm import ENCODINGS, MAX_SAMPLE_RATE
 from server.streaming import close_codes as cc
 from server.streaming.protocol import (
     Control,
@@ -50,7 +50,7 @@ class V2Adapter:
 
     def parse_query(self, query: Mapping[str, str]) -> StreamOptions:
         sample_rate = parse_int(query.get("sample_rate"))
-        if sample_rate is None or sample_rate <= 0:
+        if sample_rate is None or not 0 < sample_rate <= MAX_SAMPLE_RATE:
             raise Refused(cc.V2_BAD_SAMPLE_RATE)
         encoding = query.get("encoding") or "pcm_s16le"
         if encoding not in ENCODINGS:

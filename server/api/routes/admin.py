@@ -13,18 +13,24 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.api.body import parse_json, read_capped
+from server.api.body import read_capped
 from server.api.deps import get_db, read_db
+from server.api.json_values import parse_json
 from server.config import Settings, get_settings
 from server.services import admin, faults
 from server.services.accounts import api_key_from
 
 
+def is_admin(request: Request, settings: Settings) -> bool:
+    """The request carries the admin token (constant-time compare)."""
+    given = (api_key_from(request.headers.get("authorization")) or "").encode()
+    return bool(settings.admin_token) and secrets.compare_digest(given, settings.admin_token.encode())
+
+
 def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
     if not settings.admin_token:
         raise errors.ApiError(404, errors.NOT_FOUND)
-    given = api_key_from(request.headers.get("authorization")) or ""
-    if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
+    if not is_admin(request, settings):
         raise errors.ApiError(401, errors.ADMIN_AUTH_INVALID)
 
 
@@ -34,7 +40,7 @@ async def body(request: Request) -> Any:
     raw = await read_capped(request, request.app.state.settings.max_json_body_bytes)
     if not raw.strip():
         return {}
-    return parse_json(raw)
+    return parse_json(raw, text_columns=True)  # names and keys are text columns
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])

@@ -12,7 +12,7 @@ from server.api.deps import current_account
 from server.api.routes import api_errors, query
 from server.db.session import session_scope
 from server.services import streams
-from server.services.accounts import AccountRef
+from server.services.accounts import AccountRef, api_key_from
 from server.streaming import gateway
 from server.streaming.v2 import V2Adapter
 from server.streaming.v3 import V3Adapter
@@ -20,9 +20,15 @@ from server.streaming.v3 import V3Adapter
 router = APIRouter()
 
 
-def _issue(account_id: str, expires_in_s: int, max_session_s: int | None) -> str:
+def _issue(api_key: str, expires_in_s: int, max_session_s: int | None) -> str:
+    """A token tied to the key that minted it (revoking the key revokes the token)."""
     with session_scope() as db:  # committed before the answer: the token works on the next request
-        return streams.issue_token(db, account_id, expires_in_s=expires_in_s, max_session_s=max_session_s)
+        return streams.issue_token(db, api_key, expires_in_s=expires_in_s, max_session_s=max_session_s)
+
+
+def _minting_key(request: Request) -> str:
+    """The key `current_account` just accepted."""
+    return api_key_from(request.headers.get("authorization")) or ""
 
 
 @router.post(
@@ -45,7 +51,7 @@ async def create_v2_token(
 ) -> dict[str, Any]:
     """A single-use token for one `/v2/realtime/ws` session (CONTRACT §7)."""
     expires_in = streams.v2_token_lifetime(body)
-    return {"token": await run_db(request.scope, _issue, account.id, expires_in, None)}
+    return {"token": await run_db(request.scope, _issue, _minting_key(request), expires_in, None)}
 
 
 @router.get(
@@ -64,7 +70,7 @@ async def create_v2_token(
 async def create_v3_token(request: Request, account: AccountRef = Depends(current_account)) -> dict[str, Any]:
     """A single-use token for one `/v3/ws` session; it must be used within `expires_in_seconds`."""
     expires_in, max_session = streams.v3_token_lifetime(request.query_params)
-    token = await run_db(request.scope, _issue, account.id, expires_in, max_session)
+    token = await run_db(request.scope, _issue, _minting_key(request), expires_in, max_session)
     return {"token": token, "expires_in_seconds": expires_in}
 
 
