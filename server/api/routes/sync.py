@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from server import errors
+from server.api.error_handlers import problem_response
 from server.config import Settings
 from server.db.session import session_scope
 from server.services import sync
@@ -65,11 +66,6 @@ class _Body:
                 seen += len(data)
                 if seen > limit:
                     return
-
-
-def problem_response(problem: errors.Problem) -> JSONResponse:
-    body = {"status": problem.status, "title": problem.title, "detail": problem.detail}
-    return JSONResponse(body, problem.status, problem.headers, media_type="application/problem+json")
 
 
 def _authenticate(authorization: str | None) -> None:
