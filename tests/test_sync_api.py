@@ -365,3 +365,31 @@ def test_incoming_wav_in_tiny_pieces_equals_whole() -> None:
         w.writeframes(np.repeat(np.arange(800, dtype="<i2"), 2).tobytes())
     stereo = IncomingAudio(pcm=False).feed(buffer.getvalue())
     assert len(stereo) == pytest.approx(1600, abs=40)
+
+
+def test_cli_sync_and_dictate(sync_server: ServerProcess) -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "server.cli.main",
+            *args,
+            "--server",
+            sync_server.url,
+            "--key",
+            API_KEY,
+        ]
+        return subprocess.run(command, capture_output=True, text=True, env=sync_server.env, timeout=120)
+
+    done = cli("sync", str(TIMIT))
+    assert (done.returncode, done.stdout.strip()) == (0, SCRIPTED), done.stderr
+    dictated = cli("dictate", str(TIMIT), "--llm_instruction", "tidy", "--json")
+    body = json.loads(dictated.stdout)
+    assert (
+        body["text"] == SCRIPTED and body["llm_response"] is None and "no LLM endpoint" in body["llm_error"]
+    )
+    refused = cli("sync", str(TIMIT), "--model", "whisper-9")
+    assert refused.returncode == 1 and "Unknown Model" in refused.stderr
