@@ -46,6 +46,7 @@ def _errors(reference: str, hypothesis: str) -> int:
     return row[-1]
 
 
+@pytest.mark.timeout(1800)  # 14 decodes with `base` on a shared 2-core machine
 def test_sync_wer_matches_async_wer(start_server: StartServer) -> None:
     server = start_server(
         LOCALSCRIBE_ENGINE="whisper",
@@ -67,6 +68,7 @@ def test_sync_wer_matches_async_wer(start_server: StartServer) -> None:
             assert done.status == aai.TranscriptStatus.completed, done.error
             config = aai.SyncTranscriptionConfig(language_codes=[language])
             result = aai.SyncTranscriber().transcribe(str(AUDIO / clip), config)
+            print(f"{clip}\n  async: {done.text}\n  sync:  {result.text}", flush=True)
             async_errors += _errors(reference, done.text)
             sync_errors += _errors(reference, result.text)
             words += len(_words(reference))
