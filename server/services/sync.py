@@ -205,7 +205,7 @@ def _options(
         prompt=prompt,
         beam_size=settings.sync_beam_size,
         offset_s=offset_s,
-        short_context=True,  # whisper's 30 s padding skipped for clips up to 20 s (the engine decides)
+        short_context=settings.sync_short_context,
     )
 
 
