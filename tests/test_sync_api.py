@@ -393,3 +393,27 @@ def test_cli_sync_and_dictate(sync_server: ServerProcess) -> None:
     )
     refused = cli("sync", str(TIMIT), "--model", "whisper-9")
     assert refused.returncode == 1 and "Unknown Model" in refused.stderr
+
+
+def test_a_body_of_other_parts_is_bounded_too(start_server: StartServer) -> None:
+    server = start_server(LOCALSCRIBE_SYNC_MAX_AUDIO_BYTES="50000")
+    filler = b'--b\r\nContent-Disposition: form-data; name="padding"\r\n\r\n' + b"x" * 2_000_000 + b"\r\n"
+    body = filler + b'--b\r\nContent-Disposition: form-data; name="config"\r\n\r\n{}\r\n--b--\r\n'
+    headers = {
+        "Authorization": API_KEY,
+        "X-AAI-Model": "nano",
+        "Content-Type": "multipart/form-data; boundary=b",
+    }
+    response = httpx.post(server.url + "/v1/transcribe", content=body, headers=headers, timeout=30)
+    assert (response.status_code, response.json()["title"]) == (413, "Audio Too Large")
+
+
+def test_mock_dir_scripts_the_answer_by_file_name(start_server: StartServer, tmp_path: Path) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "order.wav.txt").write_text("two pizzas please")
+    server = start_server(LOCALSCRIBE_MOCK_DIR=str(scripts))
+    _point_sdk(server)
+    clip = tmp_path / "order.wav"
+    clip.write_bytes(TIMIT.read_bytes())
+    assert aai.SyncTranscriber().transcribe(str(clip)).text == "two pizzas please"

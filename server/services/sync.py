@@ -26,6 +26,7 @@ from server.services.sync_multipart import BodyEnd, MultipartEvents, PartData, P
 from server.streaming.session import Decoder
 
 CONTEXT_CHARS = 200  # the previous segments' text given to the next decode, as streaming does
+MAX_OVERHEAD_BYTES = 1 << 20  # the config part and the multipart framing, on top of the audio
 PCM_TYPES = ("audio/pcm", "audio/l16", "audio/raw")
 UNLABELLED = ("", "application/octet-stream")
 
@@ -89,8 +90,13 @@ async def transcribe_upload(
     events = MultipartEvents(boundary_of(content_type))
     upload = _Upload(job, settings)
     live = _LiveDecode(decoder, settings, job) if job.live else None
+    body_limit = settings.sync_max_audio_bytes + MAX_OVERHEAD_BYTES
+    received = 0
     try:
         async for chunk in body:
+            received += len(chunk)
+            if received > body_limit:  # parts other than audio count too: a hostile body stays bounded
+                raise errors.problem(errors.SYNC_TOO_LARGE, limit=settings.sync_max_audio_bytes)
             for event in events.feed(chunk):
                 samples = _handle(upload, event)
                 if live is not None and samples is not None:
