@@ -235,10 +235,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="one 2 s utterance, tiny.en, one rep (CI)")
     p.add_argument("--models", default="tiny.en,base")
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--clients", default="1,2,4,8,12,16")
+    p.add_argument("--clients", default="1,4,8,12,16")
+    p.add_argument("--lengths", default="2,5,15", help="utterance lengths (s)")
+    p.add_argument("--sweep-s", type=float, default=15.0, help="seconds per capacity point")
     p.add_argument("--capacity", type=int, default=8, help="LOCALSCRIBE_SYNC_MAX_CONCURRENT")
     args = p.parse_args()
-    lengths = [2.0] if args.quick else [2.0, 5.0, 15.0]
+    lengths = [2.0] if args.quick else [float(n) for n in args.lengths.split(",")]
     models = ["tiny.en"] if args.quick else args.models.split(",")
     reps = 1 if args.quick else args.reps
 
@@ -267,14 +269,19 @@ def main() -> None:
             )
         print("idle node:", flush=True)
         points = latency_points(url, pid, clips, models, reps, "idle")
+        partial = "sync_latency_quick.json" if args.quick else "sync_latency.partial.json"
+        write_json(partial, {"quick": args.quick, "points": points})  # a long run keeps what it measured
         if not args.quick:
             print("with async jobs running:", flush=True)
             with AsyncLoad(url, 1, "universal-2"):
                 points += latency_points(url, pid, clips, models, reps, "async")
+            write_json(partial, {"quick": args.quick, "points": points})
         print("capacity sweep (tiny.en, 2 s buffered):", flush=True)
         clients = [1, 2] if args.quick else [int(n) for n in args.clients.split(",")]
         pcm2, wav2 = clips[2.0]
-        capacity = capacity_sweep(url, pid, pcm2, wav2, clients, 5.0 if args.quick else 20.0, "tiny.en")
+        capacity = capacity_sweep(
+            url, pid, pcm2, wav2, clients, 5.0 if args.quick else args.sweep_s, "tiny.en"
+        )
 
     print_table(
         "Sync API: last byte → response (ms)",
