@@ -238,6 +238,7 @@ def main() -> None:
     p.add_argument("--clients", default="1,4,8,12,16")
     p.add_argument("--lengths", default="2,5,15", help="utterance lengths (s)")
     p.add_argument("--sweep-s", type=float, default=15.0, help="seconds per capacity point")
+    p.add_argument("--sweep-only", action="store_true", help="only the capacity sweep")
     p.add_argument("--capacity", type=int, default=8, help="LOCALSCRIBE_SYNC_MAX_CONCURRENT")
     args = p.parse_args()
     lengths = [2.0] if args.quick else [float(n) for n in args.lengths.split(",")]
@@ -246,7 +247,7 @@ def main() -> None:
 
     clips: dict[float, tuple[bytes, bytes]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for seconds in lengths:
+        for seconds in sorted({*lengths, 2.0}):  # 2 s: the capacity sweep's utterance
             target = Path(tmp) / f"{seconds:g}.wav"
             crop_to_wav(LONG_CLIP, target, seconds, start_s=30.0)
             with wave.open(str(target)) as w:
@@ -267,14 +268,15 @@ def main() -> None:
                 headers={"Authorization": API_KEY, "X-AAI-Model": MODEL_HEADER[model]},
                 timeout=300,
             )
+        timed = {s: clips[s] for s in lengths}
         print("idle node:", flush=True)
-        points = latency_points(url, pid, clips, models, reps, "idle")
+        points = [] if args.sweep_only else latency_points(url, pid, timed, models, reps, "idle")
         partial = "sync_latency_quick.json" if args.quick else "sync_latency.partial.json"
         write_json(partial, {"quick": args.quick, "points": points})  # a long run keeps what it measured
-        if not args.quick:
+        if not args.quick and not args.sweep_only:
             print("with async jobs running:", flush=True)
             with AsyncLoad(url, 1, "universal-2"):
-                points += latency_points(url, pid, clips, models, reps, "async")
+                points += latency_points(url, pid, timed, models, reps, "async")
             write_json(partial, {"quick": args.quick, "points": points})
         print("capacity sweep (tiny.en, 2 s buffered):", flush=True)
         clients = [1, 2] if args.quick else [int(n) for n in args.clients.split(",")]
@@ -325,8 +327,9 @@ def main() -> None:
         "machine": machine_info(),
         "git": git_state(),
     }
-    write_json("sync_latency_quick.json" if args.quick else "sync_latency.json", result)
-    if not args.quick:
+    name = "sync_latency_quick.json" if args.quick else "sync_latency.json"
+    write_json(name.replace(".json", "_sweep.json") if args.sweep_only else name, result)
+    if not args.quick and points:
         plot(points, DOCS_DIR / "sync_latency.png")
 
 

@@ -42,6 +42,7 @@ def _utterances(clips: tuple[str, ...]) -> bytes:
 async def _run_pipeline(url: str, pcm: bytes, language: Any) -> list[Any]:
     import aiohttp
     from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams
     from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame, TranscriptionFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.runner import PipelineRunner
@@ -64,7 +65,9 @@ async def _run_pipeline(url: str, pcm: bytes, language: Any) -> list[Any]:
         stt = AssemblyAISyncSTTService(
             api_key=API_KEY, aiohttp_session=session, base_url=url, settings=settings
         )
-        pipeline = Pipeline([VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt, Collector()])
+        # 0.8 s of silence ends an utterance (Pipecat's default 0.2 s also cuts at a speaker's breath)
+        vad = SileroVADAnalyzer(params=VADParams(stop_secs=0.8))
+        pipeline = Pipeline([VADProcessor(vad_analyzer=vad), stt, Collector()])
         task = PipelineTask(pipeline, params=PipelineParams(audio_in_sample_rate=RATE), enable_rtvi=False)
 
         async def feed() -> None:
@@ -125,6 +128,8 @@ def test_pipecat_sync_real_speech(start_server: StartServer, clips: tuple[str, .
     )
     frames = asyncio.run(_run_pipeline(server.url, _utterances(clips), getattr(Language, code)))
     manifest = {item["file"]: item for item in json.loads((AUDIO / "manifest.json").read_text())}
-    assert len(frames) == len(clips)
-    for frame, clip in zip(frames, clips, strict=True):
-        assert _wer(manifest[clip]["reference"], frame.text) <= 0.25, (clip, frame.text)
+    assert len(frames) == len(clips)  # one transcription per utterance
+    references = " ".join(manifest[clip]["reference"] for clip in clips)
+    said = " ".join(frame.text for frame in frames)
+    # the async path gets 0.14 on these English clips (en_timit: "your", "in", "water") and 0.05 on the German
+    assert _wer(references, said) <= 0.2, said
