@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     mock_rtf: float = 0.0  # simulated processing time per second of audio
     mock_text: str | None = None  # overrides the mock engine's fixed phrase
     mock_dir: Path | None = None  # sidecar transcripts for the mock engine: <dir>/<audio file name>.txt
+    mock_rewrite: str | None = None  # Dictation's llm_response with the mock engine; {text}, {instruction}
 
     # emulator controls (docs/faults.md): /admin answers 404 unless a token is set
     admin_token: str | None = None
@@ -102,6 +103,25 @@ class Settings(BaseSettings):
     stream_max_lead_s: float = 60.0  # audio may run ahead of real time by this much (CONTRACT §5.3)
     stream_idle_timeout_s: float = 60.0  # v2: no audio for this long → 4031
     stream_max_session_s: int = 10_800  # 3 h, then 4008 / 3008
+
+    # Sync and Dictation APIs (issue 22, CONTRACT §6.11, §6.12): one request, one transcript
+    sync_max_concurrent: int = 8  # requests in flight per node; one more answers 429 Capacity Exceeded
+    sync_retry_after_s: int = 1  # the Retry-After of that 429
+    sync_max_audio_bytes: int = 40_000_000  # the audio part; more → 413 Audio Too Large
+    sync_max_audio_s: float = 120.0
+    sync_min_audio_ms: int = 80
+    sync_stall_timeout_s: float = 15.0  # no body bytes for this long → 408 (the SDKs' uploads never pause)
+    sync_cut_silence_ms: int = 400  # live path: a pause this long ends a segment, which is decoded at once
+    sync_min_segment_s: float = 3.0  # ... once the segment is at least this long
+    sync_beam_size: int | None = None  # None: beam_size, the async path's, so both paths give the same words
+    # whisper's short window (streaming finals use it) cut `base` off mid-sentence on tests/data (en_timit):
+    # off by default, so the sync path decodes as the async one does (tests/test_sync_real.py)
+    sync_short_context: bool = False
+    # Dictation's llm_instruction: an OpenAI-compatible chat endpoint (llama.cpp's server, Ollama, vLLM ...)
+    llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1; unset: llm_error says so
+    llm_model: str = "default"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 60.0
 
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 10

@@ -114,3 +114,45 @@ MODEL_CANNOT_SERVE_LANGUAGE = (
 def must_be_type(param: str, type_name: str) -> str:
     article = "an" if type_name[0] in "AEIOU" else "a"
     return MUST_BE_TYPE.format(param=param, article=article, type=type_name)
+
+
+# --- Sync and Dictation APIs: RFC 9457 problem details (CONTRACT §6.11, §6.12) ---------------------------
+# The SDKs turn `title` into `error_code` (snake case), so titles are part of the contract; details are ours.
+class Problem(Exception):
+    """A Sync/Dictation error: `{"status", "title", "detail"}`, sent as application/problem+json."""
+
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+SYNC_UNAUTHORIZED = (401, "Unauthorized", AUTH_INVALID)
+SYNC_MODEL_HEADER_MISSING = (400, "Bad Request", "X-AAI-Model header is required")
+SYNC_UNKNOWN_MODEL = (400, "Unknown Model", "Unknown model '{name}'. Known models: {known}")
+SYNC_NOT_MULTIPART = (400, "Malformed Multipart", "The body must be multipart/form-data with a boundary")
+SYNC_BAD_MULTIPART = (400, "Malformed Multipart", "The multipart body could not be parsed: {problem}")
+SYNC_AUDIO_BEFORE_CONFIG = (400, "Malformed Multipart", "The config part must come before the audio part")
+SYNC_NO_AUDIO = (400, "Malformed Multipart", "The body has no audio part")
+SYNC_INVALID_CONFIG = (400, "Invalid Config", "{problem}")
+SYNC_BAD_AUDIO = (400, "Bad Audio", "{problem}")
+SYNC_TOO_SHORT = (400, "Audio Too Short", "Audio is {ms} ms long; the minimum is {min_ms} ms")
+SYNC_TOO_LONG = (400, "Audio Too Long", "Audio exceeds the maximum of {max_s} seconds")
+SYNC_TOO_LARGE = (413, "Audio Too Large", "The request body exceeds the maximum of {limit} bytes")
+SYNC_STALLED = (408, "Request Timeout", "No audio arrived for {seconds} seconds; the upload was abandoned")
+SYNC_CAPACITY = (429, "Capacity Exceeded", "This node is transcribing {limit} requests; retry shortly")
+SYNC_INFERENCE_FAILED = (500, "Inference Failed", "{problem}")
+SYNC_THROTTLED = (429, "Too Many Requests", TOO_MANY_REQUESTS)
+SYNC_SERVER_ERROR = (500, "Internal Server Error", SERVER_ERROR)
+# Dictation only (§6.12): the rewrite ran nowhere or failed; the transcript still comes back
+LLM_NOT_CONFIGURED = (
+    "llm_instruction was not run: no LLM endpoint is configured on this server (LOCALSCRIBE_LLM_BASE_URL)"
+)
+LLM_FAILED = "llm_instruction failed: {problem}"
+
+
+def problem(entry: tuple[int, str, str], headers: dict[str, str] | None = None, **values: object) -> Problem:
+    status, title, detail = entry
+    return Problem(status, title, detail.format(**values) if values else detail, headers)

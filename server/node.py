@@ -11,6 +11,7 @@ from server.engine import build_engine
 from server.engine.base import Engine
 from server.jobs.sweeper import sweep
 from server.jobs.worker import WorkerPool
+from server.services.sync import Capacity
 from server.streaming.session import Decoder
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Node:
         self.stream_decoder = Decoder(self.engine, settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
         self._stopped = threading.Event()
+        self.sync_capacity = Capacity(settings.sync_max_concurrent, settings.sync_retry_after_s)  # §6.11
 
     def start(self) -> None:
         if self.pool is not None:

@@ -35,3 +35,24 @@ def installed_models(models_dir: Path) -> frozenset[str]:
 def known_speech_models(settings: Settings) -> set[str]:
     local = set(model_names()) if settings.allow_model_downloads else installed_models(settings.models_dir)
     return {*settings.speech_model_map, *settings.speech_model_map.values(), *local, settings.model}
+
+
+# Sync and Dictation APIs (CONTRACT §6.11, §12 item 29): the Universal-3 Pro names (`universal-3-5-pro`,
+# `universal-3-6-pro`, `u3-sync-pro`, ...) decode with the multilingual model, as streaming's U3 Pro does.
+U3_PRO_PREFIXES = ("u3-", "universal-3")
+
+
+def sync_local_model(name: str, settings: Settings) -> str | None:
+    """The local model behind an `X-AAI-Model` name; None when this server knows no such model."""
+    if name in settings.speech_model_map:
+        return settings.speech_model_map[name]
+    if name.lower().startswith(U3_PRO_PREFIXES):
+        return settings.stream_model_multilingual
+    if name in known_speech_models(settings):
+        return name
+    return None
+
+
+def sync_model_names(settings: Settings) -> list[str]:
+    """The names worth listing in an Unknown Model error."""
+    return sorted({*settings.speech_model_map, "universal-3-5-pro", "universal-3-6-pro", "u3-sync-pro"})

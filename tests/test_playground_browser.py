@@ -122,6 +122,11 @@ def test_live_microphone_over_v3(server: ServerProcess, tmp_path: Path) -> None:
     run_scenario(server, "live.test.mjs", tmp_path, LS_FAKE_MIC_WAV=str(_fake_mic_wav(tmp_path)))
 
 
+def test_record_and_transcribe_with_the_sync_api(server: ServerProcess, tmp_path: Path) -> None:
+    out = run_scenario(server, "sync.test.mjs", tmp_path, LS_FAKE_MIC_WAV=str(_fake_mic_wav(tmp_path)))
+    assert "SYNC_TEXT" in out
+
+
 def _real_server(start_server: StartServer) -> ServerProcess:
     models = ROOT / "models"
     model = "tiny.en" if (models / "tiny.en").exists() else "base"

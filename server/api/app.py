@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from server.api import db as api_db
 from server.api import error_handlers
 from server.api.faults import FaultInjection
-from server.api.routes import admin, health, playground, realtime, transcripts, uploads
+from server.api.routes import admin, health, playground, realtime, sync, transcripts, uploads
 from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.include_router(uploads.router)
     app.include_router(transcripts.router)
     app.include_router(realtime.router)
+    app.include_router(sync.router)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.add_middleware(FaultInjection)

@@ -18,6 +18,12 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def problem_response(problem: errors.Problem) -> JSONResponse:
+    """The Sync and Dictation APIs' RFC 9457 body (CONTRACT §6.11)."""
+    body = {"status": problem.status, "title": problem.title, "detail": problem.detail}
+    return JSONResponse(body, problem.status, problem.headers, media_type="application/problem+json")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ApiError)
     async def _api_error(_: Request, exc: errors.ApiError) -> JSONResponse:

@@ -3,8 +3,8 @@
 A plain ASGI middleware, so it costs nothing when no `http` rule exists: the rules are read from the
 database at most once a second per process, by one request at a time (the others wait for that read
 instead of each taking a connection: issue 19), and at once after an edit made here. Only the AssemblyAI
-API (`/v2/…`, `/v3/…`) is affected;
-`/admin`, `/health`, `/ready` and `/metrics` never are. A request body is read ahead only for
+API (`/v2/…`, `/v3/…`, and the Sync and Dictation APIs, which answer in their problem-details shape) is
+affected; `/admin`, `/health`, `/ready` and `/metrics` never are. A request body is read ahead only for
 `POST /v2/transcript`, and only when some rule matches on the audio URL.
 """
 
@@ -20,13 +20,16 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import errors
 from server.api.db import run_db
 from server.api.deps import authenticate
-from server.api.error_handlers import error_response
+from server.api.error_handlers import error_response, problem_response
 from server.db.session import session_scope
 from server.services import faults
 
-_FAULTABLE = ("/v2/", "/v3/")
+_SYNC_PATHS = ("/v1/", "/transcribe", "/dictation/")  # the Sync and Dictation APIs answer problem details
+_SYNC_TITLES = {429: errors.SYNC_THROTTLED[1], 500: errors.SYNC_SERVER_ERROR[1]}
+_FAULTABLE = ("/v2/", "/v3/", *_SYNC_PATHS)
 _PEEK_LIMIT = 1 << 20  # a transcript request is small; never buffer more than this
 
 
@@ -86,7 +89,12 @@ class FaultInjection:
         )
         rule = faults.pick_http_fault(rules, facts, self.draw)
         if rule is not None and (not rule.limited or await run_db(scope, _consume, rule)):
-            response = error_response(rule.status, rule.message, faults.http_fault_headers(rule))
+            headers = faults.http_fault_headers(rule)
+            if scope["path"].startswith(_SYNC_PATHS):
+                problem = errors.Problem(rule.status, _SYNC_TITLES[rule.status], rule.message, headers)
+                response = problem_response(problem)
+            else:
+                response = error_response(rule.status, rule.message, headers)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -6,6 +6,7 @@ so the commands never see httpx exceptions or status codes.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,8 @@ def _error_text(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])
+    if isinstance(body, dict) and body.get("title"):  # the Sync and Dictation APIs' problem details
+        return f"{body['title']}: {body.get('detail') or ''}".rstrip(": ")
     return response.text.strip()[:300] or response.reason_phrase or "no details"
 
 
@@ -139,6 +142,23 @@ class Api:
 
     def subtitles(self, transcript_id: str, fmt: str) -> str:
         return self._request("GET", f"/v2/transcript/{quote(transcript_id, safe='')}/{fmt}").text
+
+    def transcribe_now(
+        self, path: Path, config: dict[str, Any], *, prefix: str = "", model: str | None = None
+    ) -> dict[str, Any]:
+        """One request, one transcript (the Sync API, or Dictation under `prefix`): the config part first,
+        then the file, posted to the live path as the SDKs do."""
+        try:
+            audio = path.read_bytes()
+        except OSError as exc:
+            raise ClientError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+        kind = "audio/pcm" if "sample_rate" in config else "audio/wav"
+        files = {
+            "config": (None, json.dumps(config), "application/json"),
+            "audio": (path.name, audio, kind),
+        }
+        headers = {"X-AAI-Model": model} if model else {}
+        return self._json("POST", f"{prefix}/v1/transcribe/live", files=files, headers=headers, timeout=300)
 
     def wait(
         self,

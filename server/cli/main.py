@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from server.cli.client import register as register_client
+from server.cli.sync_client import register as register_sync
 from server.config import get_settings
 from server.data_dir import secure_data_dir
 
@@ -23,6 +24,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 register_client(app)  # transcribe, get, list, delete, config: the HTTP client
+register_sync(app)  # sync, dictate: one request, one transcript
 err = Console(stderr=True)
 
 

@@ -41,3 +41,8 @@ class StreamingVad:
         batch = np.concatenate([contexts, frames], axis=1)
         out, self._h, self._c = _model().session.run(None, {"input": batch, "h": self._h, "c": self._c})
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+def load() -> None:
+    """Load the VAD model now (GET /v1/warm), so the first request does not pay for it."""
+    _model()

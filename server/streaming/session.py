@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -17,10 +18,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.config import Settings
-from server.engine.base import Engine, TranscribeOptions
+from server.engine.base import AudioSource, Engine, EngineResult, TranscribeOptions
 from server.engine.streaming import DecodeRequest, Event, Final, StreamRecognizer
 from server.media.pcm import PcmStream
 from server.services.streams import HEARTBEAT_EVERY_S
@@ -65,6 +67,17 @@ class Decoder:
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
+        finally:
+            self._release()
+
+    async def transcribe(
+        self, samples: np.ndarray, options: TranscribeOptions, source: AudioSource | None = None
+    ) -> EngineResult:
+        """A one-off decode (the Sync and Dictation APIs) at a final's priority: a person waits on it."""
+        await self._acquire(0)
+        try:
+            call = functools.partial(self.engine.transcribe, samples, options, source=source)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
         finally:
             self._release()
 

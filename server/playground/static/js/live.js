@@ -1,5 +1,5 @@
 // Live: the microphone over /v3/ws with a temporary token (CONTRACT §6, §7). Partials grey, finals replace them.
-import { api } from './api.js';
+import { api, getKey } from './api.js';
 import { h } from './dom.js';
 
 const RATE = 16000;
@@ -40,6 +40,7 @@ export function mount(view) {
     ['universal-streaming-english', 'universal-streaming-multilingual'].map((m) => h('option', { value: m }, m)));
 
   view.append(
+    syncCard(),
     h('section', { class: 'card' },
       h('h1', {}, 'Live transcription'),
       h('p', { class: 'muted' }, 'Streams your microphone as 16 kHz PCM to /v3/ws with a 60-second temporary token. ',
@@ -174,4 +175,74 @@ async function connect({ model, formatTurns, speakerLabels, onState, onTurn, onE
       stopAudio();
     },
   };
+}
+
+/** Record, then one request to the Sync API (CONTRACT §6.11): the whole clip in, the transcript out. */
+function syncCard() {
+  const record = h('button', { type: 'button', id: 'sync-record' }, 'Record');
+  const stop = h('button', { type: 'button', id: 'sync-stop', disabled: true }, 'Stop and transcribe');
+  const state = h('p', { class: 'status', id: 'sync-status', role: 'status' }, 'Idle.');
+  const text = h('p', { class: 'turn', id: 'sync-text' });
+  let recording = null;
+
+  record.addEventListener('click', async () => {
+    record.disabled = true;
+    text.textContent = '';
+    try {
+      if (!navigator.mediaDevices?.getUserMedia || !window.MediaRecorder) {
+        throw new Error('the microphone needs a secure page: HTTPS (serve --tls) or localhost');
+      }
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1 } });
+      const recorder = new MediaRecorder(stream);
+      const chunks = [];
+      recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+      recorder.onstop = () => {
+        stream.getTracks().forEach((t) => t.stop());
+        transcribe(new Blob(chunks, { type: recorder.mimeType || 'audio/webm' }));
+      };
+      recorder.start();
+      recording = recorder;
+      state.textContent = 'Recording…';
+      stop.disabled = false;
+    } catch (err) {
+      state.textContent = `Could not record: ${err.message}`;
+      record.disabled = false;
+    }
+  });
+  stop.addEventListener('click', () => {
+    stop.disabled = true;
+    recording?.stop();
+    recording = null;
+  });
+
+  async function transcribe(blob) {
+    state.textContent = 'Transcribing…';
+    const form = new FormData();
+    form.append('config', new Blob([JSON.stringify({ timestamps: true })], { type: 'application/json' }));
+    form.append('audio', blob, 'recording.webm'); // not WAV: the server decodes it whole with ffmpeg
+    const started = performance.now();
+    try {
+      const response = await fetch('/v1/transcribe', {
+        method: 'POST',
+        headers: { Authorization: getKey() || '', 'X-AAI-Model': 'universal-3-5-pro' },
+        body: form,
+      });
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${body.title}: ${body.detail}`);
+      text.textContent = body.text || '(no words)';
+      const ms = Math.round(performance.now() - started);
+      state.textContent = `${body.audio_duration_ms} ms of audio, answered in ${ms} ms.`;
+    } catch (err) {
+      state.textContent = `Failed: ${err.message}`;
+    } finally {
+      record.disabled = false;
+    }
+  }
+
+  return h('section', { class: 'card' },
+    h('h1', {}, 'Record and transcribe'),
+    h('p', { class: 'muted' }, 'Records your microphone, then sends the clip in one request to the Sync API ',
+      '(POST /v1/transcribe, as Pipecat does) and shows the transcript.'),
+    h('div', { class: 'actions' }, record, stop, state),
+    text);
 }
