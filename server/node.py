@@ -11,8 +11,8 @@ from server.engine import build_engine
 from server.engine.base import Engine
 from server.jobs.sweeper import sweep
 from server.jobs.worker import WorkerPool
-from server.services.sync import Capacity
 from server.streaming.session import Decoder
+from server.sync.transcribe import Capacity
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "languages": frozenset(),
     "logs": frozenset(),
     "tls": frozenset({"config"}),
-    "data_dir": frozenset({"config"}),  # being added (issue 14): the data directory's permissions
+    "data_dir": frozenset({"config"}),  # the data directory's permissions
+    "http_guard": frozenset(),  # header and body deadlines under uvicorn
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
     "engine": frozenset({"config"}),
@@ -44,10 +45,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
         | {"text"}
     ),
+    "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
     "faults_file": frozenset({"db", "errors", "services"}),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
-    "node": frozenset({"config", "engine", "jobs", "streaming"}),
+    "node": frozenset({"config", "engine", "jobs", "streaming", "sync"}),
     "api": frozenset(
         {
             "clock",
@@ -63,10 +65,12 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "services",
             "speech_models",
             "streaming",
+            "sync",
         }
     ),
     "cli": frozenset(
-        {"api", "clock", "config", "data_dir", "db", "engine", "errors", "logs", "node", "services", "tls"}
+        {"api", "clock", "config", "data_dir", "db", "engine", "errors", "http_guard", "logs", "node"}
+        | {"services", "tls"}
     ),
 }
 # The HTTP layer never touches the engine or the media and text code: it goes through services.

@@ -19,8 +19,8 @@ from server.config import Settings
 from server.engine.base import EngineResult, EngineWord
 from server.engine.segmenter import PauseSegmenter
 from server.media.incoming import IncomingAudio
-from server.services import sync
-from server.services.sync_config import SyncConfig
+from server.sync import transcribe as sync
+from server.sync.config import SyncConfig
 from tests.conftest import StartServer
 from tests.support.server import API_KEY, ServerProcess
 from tests.support.spec import AUDIO

@@ -1,7 +1,7 @@
 """The Sync API (CONTRACT §6.11) and the Dictation API (§6.12) on LocalScribe's own origin.
 
 Thin: authentication, the model header, the capacity slot and the problem-details errors. The body is read
-here as it arrives and handed to `services.sync`, which decodes while the upload is still going on.
+here as it arrives and handed to `sync/transcribe.py`, which decodes while the upload is still going on.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from server import errors
 from server.api.deps import authenticate
 from server.api.error_handlers import problem_response
 from server.config import Settings
-from server.services import sync
-from server.services.llm_rewrite import rewrite
-from server.services.sync_config import DictationConfig, SyncConfig
 from server.speech_models import sync_local_model, sync_model_names
+from server.sync import transcribe as sync
+from server.sync.config import DictationConfig, SyncConfig
+from server.sync.llm_rewrite import rewrite
 
 router = APIRouter(include_in_schema=False)  # not in the REST spec (CONTRACT §6.11: its spec is unpublished)
 

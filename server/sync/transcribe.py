@@ -21,9 +21,9 @@ from server.config import Settings
 from server.engine.base import SAMPLE_RATE, AudioSource, EngineError, EngineWord, TranscribeOptions
 from server.engine.segmenter import PauseSegmenter, Segment
 from server.media.incoming import AudioFormatError, IncomingAudio
-from server.services.sync_config import DecodeHints, DictationConfig, SyncConfig, parse_config
-from server.services.sync_multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
 from server.streaming.session import Decoder
+from server.sync.config import DecodeHints, DictationConfig, SyncConfig, parse_config
+from server.sync.multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
 
 CONTEXT_CHARS = 200  # the previous segments' text given to the next decode, as streaming does
 MAX_OVERHEAD_BYTES = 1 << 20  # the config part and the multipart framing, on top of the audio
