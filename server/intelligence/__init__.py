@@ -12,11 +12,11 @@ from typing import Any
 
 from server.intelligence.document import Document
 
-# (request flag, module) in the order they must run: speakers first (later features read `speaker`),
-# PII redaction before everything that quotes text, so no feature leaks a redacted span.
+# (request flag, module) in the order they must run: speakers first (later features read `speaker`);
+# every feature that reads the words reads what was said; PII redaction last, applied only to what the API
+# says it redacts: `text`, `words`, `utterances` and what is derived from them (CONTRACT §2.3, §11).
 FEATURES: tuple[tuple[str, str], ...] = (
     ("speaker_labels", "diarization"),
-    ("redact_pii", "pii"),
     ("auto_highlights", "highlights"),
     ("entity_detection", "entities"),
     ("sentiment_analysis", "sentiment"),
@@ -24,6 +24,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("auto_chapters", "chapters"),
     ("iab_categories", "topics"),
     ("content_safety", "content_safety"),
+    ("redact_pii", "pii"),
 )
 
 
