@@ -39,7 +39,10 @@ TUNE = {
         "en_librivox_sense_and_sensibility_01_austen_64kb-0870.wav",
         "en_librivox_sense_and_sensibility_01_austen_64kb-0920.wav",
     ],
-    "thorsten": ["de_thorsten_1386ecbb98a8f46dd0b0eb75d68ee0d0.wav", "de_thorsten_eca9d4cc394847e6876b4ba43c046c5c.wav"],
+    "thorsten": [
+        "de_thorsten_1386ecbb98a8f46dd0b0eb75d68ee0d0.wav",
+        "de_thorsten_eca9d4cc394847e6876b4ba43c046c5c.wav",
+    ],
     "ru": ["ru_deepspeech_ru.wav"],
     "es_fleurs": ["es_fleurs_002.ogg"],
 }
@@ -74,7 +77,7 @@ def _frame_energy(x: np.ndarray) -> np.ndarray:
 
 
 def speech_spans(x: np.ndarray) -> list[tuple[float, float]]:
-    """Energy VAD on 10 ms frames: above (peak - 35 dB), gaps under 200 ms bridged, runs under 100 ms dropped."""
+    """Energy VAD on 10 ms frames: above (peak - 35 dB); gaps < 200 ms bridged, runs < 100 ms dropped."""
     e = _frame_energy(x)
     on = e > max(e.max() - 35.0, -60.0)
     spans: list[list[int]] = []
