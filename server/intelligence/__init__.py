@@ -33,10 +33,18 @@ def enrich(doc: Document) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for flag, module in FEATURES:
         if doc.params.get(flag):
+            if module == "pii" and doc.utterances is not None:
+                doc.extra["said_utterances"] = [dict(u) for u in doc.utterances]  # speaker identification
             feature = importlib.import_module(f"server.intelligence.{module}")
             out.update(feature.run(doc))
+    understood: dict[str, Any] = {}
+    if (doc.params.get("speech_understanding") or {}).get("request"):
+        from server.intelligence import understanding
+
+        understood = understanding.run(doc, out)  # after redaction: CONTRACT §2.9, module docstring
     out["text"] = doc.text
     out["words"] = doc.words
     if doc.utterances is not None:
         out["utterances"] = doc.utterances
+    out.update(understood)  # custom formatting rewrites `text` only (words and utterances unchanged)
     return out

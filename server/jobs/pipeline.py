@@ -6,7 +6,8 @@ Knows nothing of HTTP or SQL: it gets a claimed job and returns what the transcr
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -145,6 +146,7 @@ def _transcribe_file(
         utterances=utterances,
         # the samples start at audio_start_from on the words' clock; channel tracks for per-channel speakers
         extra={"samples_offset_ms": start_ms or 0, **({"channel_samples": tracks} if multichannel else {})},
+        translate=_translator(engine, options, settings) if _wants_translation(p) else None,
     )
     out: dict[str, Any] = {
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
@@ -175,6 +177,29 @@ def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     offset_ms = doc.extra["samples_offset_ms"]
     write_redacted(doc.samples, spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
     return name
+
+
+def _wants_translation(p: dict[str, Any]) -> bool:
+    return ((p.get("speech_understanding") or {}).get("request") or {}).get("translation") is not None
+
+
+def _translator(
+    engine: Engine, options: TranscribeOptions, settings: Settings
+) -> Callable[[np.ndarray], str] | None:
+    """Speech -> English text with the engine's own translation (whisper `task="translate"`): the job's
+    model when it is multilingual, else the first multilingual model the server maps (CONTRACT §2.9)."""
+    models = [options.model, *settings.speech_model_map.values()]
+    model = next((m for m in models if engine.can_translate(m)), None)
+    if model is None:
+        return None
+    translating = replace(options, model=model, task="translate", hotwords=[], prompt=None)
+
+    def translate(samples: np.ndarray) -> str:
+        if len(samples) < MIN_DURATION_S * SAMPLE_RATE:
+            return ""
+        return " ".join(w.text for w in engine.transcribe(samples, translating).words)
+
+    return translate
 
 
 def _api_word(
