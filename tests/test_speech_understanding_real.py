@@ -48,7 +48,7 @@ CLIPS = {
 @pytest.mark.timeout(900)
 def test_translation_into_english_and_unavailable_targets(real_sdk: aai.Transcriber) -> None:
     side_by_side = []
-    for clip, (language, expected) in CLIPS.items():
+    for clip, (language, _expected) in CLIPS.items():
         config = aai.TranscriptionConfig(
             language_code=language,
             speech_understanding=_understanding(
