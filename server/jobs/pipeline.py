@@ -22,6 +22,7 @@ from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
+from server.jobs.result_keys import REDACTED_AUDIO_FILE
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.channels import split_channels
 from server.media.decode import decode
@@ -35,8 +36,6 @@ from server.text.utterances import build_utterances, utterance_text
 
 MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
-# Where the result keeps the redacted audio's file name (not a Transcript key: never rendered).
-REDACTED_AUDIO_FILE = "redacted_audio_file"
 # Whisper leaves out filler words unless its prompt shows some (a known faster-whisper idiom).
 DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 

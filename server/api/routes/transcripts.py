@@ -53,6 +53,7 @@ def create(
     body: Any = Depends(json_body),
     db: Session = Depends(get_db, scope="function"),
     settings: Settings = Depends(get_settings),
+    base: str = Depends(base_url),
     *,
     request: Request,
     after_response: BackgroundTasks,
@@ -64,7 +65,7 @@ def create(
         known_speech_models=known_speech_models(settings),
     )
     after_response.add_task(request.app.state.node.wake)  # runs once the row is committed
-    return render_transcript(svc.create_transcript(db, account, params, request.headers))
+    return render_transcript(svc.create_transcript(db, account, params, request.headers, base_url=base))
 
 
 @router.get(
