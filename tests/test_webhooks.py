@@ -301,3 +301,36 @@ def test_job_that_keeps_killing_workers_errors_and_still_notifies(start_server, 
         _settled(server, tid, "delivered")
     assert [r.body for r in rx.requests] == [{"transcript_id": tid, "status": "error"}]
     assert c.get(f"/v2/transcript/{tid}").json()["webhook_status_code"] == 200
+
+
+def test_redacted_audio_ready_is_posted_once_the_file_is_written(start_server, jfk: Path) -> None:
+    """CONTRACT §9: with redact_pii_audio a second POST `redacted_audio_ready` carries the download URL."""
+    server = start_server(**FAST, LOCALSCRIBE_MOCK_TEXT="Hi, my name is John Smith and I live in Boston.")
+    c = _client(server)
+    with Receiver().running() as rx:
+        created = c.post(
+            "/v2/transcript",
+            json={
+                "audio_url": _upload(c, jfk),
+                "webhook_url": f"{rx.url}/h",
+                "webhook_auth_header_name": "X-Webhook-Secret",
+                "webhook_auth_header_value": SECRET,
+                "redact_pii": True,
+                "redact_pii_policies": ["person_name"],
+                "redact_pii_audio": True,
+            },
+        )
+        tid = created.json()["id"]
+        assert "_base_url" not in created.json()
+        wait_for(c, tid)
+        until(lambda: len(rx.requests) >= 2, what="two webhooks")
+        time.sleep(1.2)
+    bodies = [r.body for r in rx.requests]
+    assert bodies[0] == {"transcript_id": tid, "status": "completed"}
+    assert len(bodies) == 2 and bodies[1]["status"] == "redacted_audio_ready"
+    assert set(bodies[1]) == {"status", "redacted_audio_url"}
+    assert rx.requests[1].headers["x-webhook-secret"] == SECRET  # CHOICE §9: the auth header too
+    link = bodies[1]["redacted_audio_url"]
+    assert link == c.get(f"/v2/transcript/{tid}/redacted-audio").json()["redacted_audio_url"]
+    assert httpx.get(link, timeout=30).status_code == 200
+    assert "_base_url" not in c.get(f"/v2/transcript/{tid}").json()

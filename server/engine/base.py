@@ -42,6 +42,8 @@ class TranscribeOptions:
     # Streaming: encode the audio plus >= 10 s of silence instead of whisper's fixed 30 s window
     # (whisper.cpp's audio_ctx idea). Short live windows then decode about twice as fast.
     short_context: bool = False
+    # "translate": whisper's own speech translation, any language it knows into English (§2.9 translation)
+    task: str = "transcribe"
 
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done
@@ -74,5 +76,7 @@ class Engine(Protocol):
     def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]: ...
 
     def can_transcribe(self, model: str | None, language: str | None) -> bool: ...
+
+    def can_translate(self, model: str | None) -> bool: ...
 
     def is_ready(self) -> bool: ...

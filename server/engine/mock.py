@@ -46,6 +46,9 @@ class MockEngine:
     def can_transcribe(self, model: str | None, language: str | None) -> bool:
         return True
 
+    def can_translate(self, model: str | None) -> bool:
+        return False  # the mock's words are not speech it heard: nothing to translate
+
     def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]:
         return "en", 0.99
 

@@ -114,6 +114,10 @@ class WhisperEngine:
         name = model or self.default_model
         return language == "en" or is_multilingual(resolve_model(name, self.models_dir))
 
+    def can_translate(self, model: str | None) -> bool:
+        """Whisper translates speech into English with its multilingual models only."""
+        return is_multilingual(resolve_model(model or self.default_model, self.models_dir))
+
     def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]:
         whisper = self.load(model)
         language, probability, _ = whisper.detect_language(samples)
@@ -135,6 +139,7 @@ class WhisperEngine:
             segments, info = whisper.transcribe(
                 samples,
                 language=options.language,
+                task=options.task,
                 beam_size=options.beam_size or self.beam_size,
                 word_timestamps=True,
                 vad_filter=options.vad_filter,

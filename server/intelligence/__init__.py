@@ -12,11 +12,11 @@ from typing import Any
 
 from server.intelligence.document import Document
 
-# (request flag, module) in the order they must run: speakers first (later features read `speaker`),
-# PII redaction before everything that quotes text, so no feature leaks a redacted span.
+# (request flag, module) in the order they must run: speakers first (later features read `speaker`);
+# every feature that reads the words reads what was said; PII redaction last, applied only to what the API
+# says it redacts: `text`, `words`, `utterances` and what is derived from them (CONTRACT §2.3, §11).
 FEATURES: tuple[tuple[str, str], ...] = (
     ("speaker_labels", "diarization"),
-    ("redact_pii", "pii"),
     ("auto_highlights", "highlights"),
     ("entity_detection", "entities"),
     ("sentiment_analysis", "sentiment"),
@@ -24,6 +24,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("auto_chapters", "chapters"),
     ("iab_categories", "topics"),
     ("content_safety", "content_safety"),
+    ("redact_pii", "pii"),
 )
 
 
@@ -32,10 +33,18 @@ def enrich(doc: Document) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for flag, module in FEATURES:
         if doc.params.get(flag):
+            if module == "pii" and doc.utterances is not None:
+                doc.extra["said_utterances"] = [dict(u) for u in doc.utterances]  # speaker identification
             feature = importlib.import_module(f"server.intelligence.{module}")
             out.update(feature.run(doc))
+    understood: dict[str, Any] = {}
+    if (doc.params.get("speech_understanding") or {}).get("request"):
+        from server.intelligence import understanding
+
+        understood = understanding.run(doc, out)  # after redaction: CONTRACT §2.9, module docstring
     out["text"] = doc.text
     out["words"] = doc.words
     if doc.utterances is not None:
         out["utterances"] = doc.utterances
+    out.update(understood)  # custom formatting rewrites `text` only (words and utterances unchanged)
     return out

@@ -8,7 +8,7 @@ Method, in four steps, all on the decoded 16 kHz samples and the words' ms times
 3. Cluster: agglomerative, average linkage, cosine. With a known count (`speakers_expected`, or
    `min == max`) exactly that many clusters of the file-centred embeddings (centring removes what every
    window shares: channel, room, the embedder's bias, and leaves the speaker). With an unknown count,
-   a distance threshold on the raw embeddings, then clamped into [min, max].
+   `speaker_count.estimate` (a calibrated distance threshold on the raw embeddings) within [min, max].
 4. Assign and smooth: each word scores its overlapping windows against the cluster centroids; a Viterbi
    pass over the words pays SWITCH_PENALTY for a change of speaker, less after a long pause, so a lone
    word in the middle of someone's sentence does not flip.
@@ -16,9 +16,9 @@ Speakers are named "A", "B", … in order of first appearance; utterances are th
 With `multichannel`, each channel is diarized on its own and the label is `{channel}{speaker}` ("1A"); a
 channel's count is estimated (a channel is usually one voice) and capped by `speakers_expected` or the max.
 
-Limits: this embedder separates speakers well once told how many there are (DER in docs/intelligence.md),
-but its raw similarities vary with content nearly as much as with voice, so the count estimate is
-conservative: without `speakers_expected` a conversation of similar voices may come out as one speaker.
+Limits: this embedder separates speakers well once told how many there are (DER in docs/intelligence.md);
+the count is right on 93 % of held-out stitched conversations, but two similar voices on one telephone or
+meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from server.intelligence import speaker_count
 from server.intelligence.document import Document
 from server.text.types import Word
 from server.text.utterances import build_utterances, utterance_text
@@ -40,8 +41,6 @@ SAMPLE_RATE = 16_000
 SEGMENT_WINDOWS = 4  # clustering unit: 4 windows of 0.8 s every 0.4 s ≈ 2.0 s of speech
 MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this much of it
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)
-UNKNOWN_COUNT_THRESHOLD = 0.3  # cosine distance (raw embeddings) below which segments are one voice
-MIN_CLUSTER_SHARE = 0.1  # with an unknown count, a cluster under this share of speech is not a speaker
 SWITCH_PENALTY = 0.6  # Viterbi cost of a speaker change between adjacent words (scores are cosines)
 SWITCH_PAUSE_MS = 600.0  # ...which halves for every this-many ms of pause between the two words
 # The API's default max_speakers_expected by audio length (CONTRACT §2.2): (up to this many s, max or None).
@@ -182,30 +181,15 @@ def cluster(
     """Cluster unit vectors `x` (n, dim) into speakers; labels 0..k-1.
 
     Known count: exactly `n_speakers` clusters (capped by the number of points) of file-centred vectors.
-    Unknown: a cosine-distance threshold on the raw vectors decides k (tiny clusters don't count), then k is
-    clamped into [min_speakers, max_speakers] and the known-count path runs with it.
+    Unknown: `speaker_count.estimate` decides k within [min_speakers, max_speakers], then the known-count
+    path runs with it.
     """
     from sklearn.cluster import AgglomerativeClustering
 
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype=int)
-    if n_speakers is None:
-        k = 1
-        if n > 1:
-            raw = AgglomerativeClustering(
-                n_clusters=None,
-                distance_threshold=UNKNOWN_COUNT_THRESHOLD,
-                metric="cosine",
-                linkage="average",
-            ).fit_predict(x)
-            sizes = np.bincount(raw)
-            k = max(1, int(np.sum(sizes >= max(2, MIN_CLUSTER_SHARE * n))))
-        k = max(k, min_speakers)
-        if max_speakers is not None:
-            k = min(k, max_speakers)
-    else:
-        k = n_speakers
+    k = speaker_count.estimate(x, min_speakers, max_speakers) if n_speakers is None else n_speakers
     k = max(1, min(k, n))
     if k == 1:
         return np.zeros(n, dtype=int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,3 +28,6 @@ class Document:
     language_code: str
     utterances: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # scratch space shared between features
+    # samples -> their speech in English (the engine's own translation), or None when no installed model
+    # translates; set by the job pipeline, which owns the engine (intelligence never calls it directly)
+    translate: Callable[[np.ndarray], str] | None = None

@@ -6,7 +6,8 @@ Knows nothing of HTTP or SQL: it gets a claimed job and returns what the transcr
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -21,6 +22,7 @@ from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
+from server.jobs.result_keys import REDACTED_AUDIO_FILE
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.channels import split_channels
 from server.media.decode import decode
@@ -34,8 +36,6 @@ from server.text.utterances import build_utterances, utterance_text
 
 MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
-# Where the result keeps the redacted audio's file name (not a Transcript key: never rendered).
-REDACTED_AUDIO_FILE = "redacted_audio_file"
 # Whisper leaves out filler words unless its prompt shows some (a known faster-whisper idiom).
 DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 
@@ -145,6 +145,7 @@ def _transcribe_file(
         utterances=utterances,
         # the samples start at audio_start_from on the words' clock; channel tracks for per-channel speakers
         extra={"samples_offset_ms": start_ms or 0, **({"channel_samples": tracks} if multichannel else {})},
+        translate=_translator(engine, options, settings) if _wants_translation(p) else None,
     )
     out: dict[str, Any] = {
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
@@ -175,6 +176,29 @@ def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     offset_ms = doc.extra["samples_offset_ms"]
     write_redacted(doc.samples, spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
     return name
+
+
+def _wants_translation(p: dict[str, Any]) -> bool:
+    return ((p.get("speech_understanding") or {}).get("request") or {}).get("translation") is not None
+
+
+def _translator(
+    engine: Engine, options: TranscribeOptions, settings: Settings
+) -> Callable[[np.ndarray], str] | None:
+    """Speech -> English text with the engine's own translation (whisper `task="translate"`): the job's
+    model when it is multilingual, else the first multilingual model the server maps (CONTRACT §2.9)."""
+    models = [options.model, *settings.speech_model_map.values()]
+    model = next((m for m in models if engine.can_translate(m)), None)
+    if model is None:
+        return None
+    translating = replace(options, model=model, task="translate", hotwords=[], prompt=None)
+
+    def translate(samples: np.ndarray) -> str:
+        if len(samples) < MIN_DURATION_S * SAMPLE_RATE:
+            return ""
+        return " ".join(w.text for w in engine.transcribe(samples, translating).words)
+
+    return translate
 
 
 def _api_word(

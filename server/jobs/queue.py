@@ -21,6 +21,7 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, Upload, WebhookDelivery
 from server.db.session import Pool, session_scope
+from server.jobs.result_keys import BASE_URL_PARAM, REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
 
@@ -163,14 +164,23 @@ def finish(
 
 
 def _queue_webhook(db: Session, job: Transcript) -> None:
-    """CONTRACT §9: a job that reaches `completed` or `error` notifies its webhook (same transaction)."""
+    """CONTRACT §9: a job that reaches `completed` or `error` notifies its webhook (same transaction); one
+    whose redacted audio was written (it is, before the job completes) also sends `redacted_audio_ready`."""
     url = job.params.get("webhook_url")
-    if url:
+    if not url:
+        return
+    payloads: list[dict[str, Any]] = [{"transcript_id": job.id, "status": job.status}]
+    file_name = (job.result or {}).get(REDACTED_AUDIO_FILE) if job.status == "completed" else None
+    base = job.params.get(BASE_URL_PARAM)
+    if file_name and base:
+        link = base + REDACTED_AUDIO_PATH.format(transcript_id=job.id, file_name=file_name)
+        payloads.append({"status": "redacted_audio_ready", "redacted_audio_url": link})
+    for payload in payloads:
         db.add(
             WebhookDelivery(
                 transcript_id=job.id,
                 url=url,
-                payload={"transcript_id": job.id, "status": job.status},
+                payload=payload,
                 header_name=job.params.get("webhook_auth_header_name"),
                 header_value=job.params.get("webhook_auth_header_value"),
             )

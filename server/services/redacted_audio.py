@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Transcript
-from server.jobs.pipeline import REDACTED_AUDIO_FILE
+from server.jobs.result_keys import REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 from server.services.list_params import UUID_RE
 
 REDACTED_AUDIO_TTL = timedelta(hours=24)
@@ -48,7 +48,7 @@ def redacted_audio_state(t: Transcript) -> RedactedAudioState:
 
 
 def redacted_audio_url(base_url: str, transcript_id: str, file_name: str) -> str:
-    return f"{base_url}/v2/transcript/{transcript_id}/redacted-audio/{file_name}"
+    return base_url + REDACTED_AUDIO_PATH.format(transcript_id=transcript_id, file_name=file_name)
 
 
 def redacted_audio_file(db: Session, transcript_id: str, file_name: str, directory: Path) -> Path:

@@ -17,6 +17,7 @@ from server.clock import utcnow
 from server.db.models import Transcript, Upload
 from server.jobs.queue import processing_count
 from server.services.accounts import AccountRef
+from server.jobs.result_keys import BASE_URL_PARAM
 from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
@@ -28,12 +29,19 @@ _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 
 
 def create_transcript(
-    db: Session, account: AccountRef, params: dict[str, Any], headers: Mapping[str, str] | None = None
+    db: Session,
+    account: AccountRef,
+    params: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+    base_url: str | None = None,
 ) -> Transcript:
     """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
 
-    `headers` only serve fault rules that match on a request header (docs/faults.md).
+    `headers` only serve fault rules that match on a request header (docs/faults.md); `base_url` (the
+    server as the client reached it) is kept, never echoed, for the `redacted_audio_ready` webhook's URL.
     """
+    if base_url is not None:
+        params = {**params, BASE_URL_PARAM: base_url}
     audio_url = params["audio_url"]
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None

@@ -37,14 +37,16 @@ from server.speech_models import known_speech_models
 router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_errors())
 
 
-def _create(settings: Settings, account: AccountRef, body: Any, headers: Mapping[str, str]) -> dict[str, Any]:
+def _create(
+    settings: Settings, account: AccountRef, body: Any, headers: Mapping[str, str], base: str
+) -> dict[str, Any]:
     params = validate_transcript_request(
         body,
         default_speech_models=settings.default_speech_models,
         known_speech_models=known_speech_models(settings),
     )
     with session_scope() as db:  # one short write transaction; rendering happens after the commit
-        t = svc.create_transcript(db, account, params, headers)
+        t = svc.create_transcript(db, account, params, headers, base_url=base)
     return render_transcript(t)
 
 
@@ -65,7 +67,8 @@ async def create(
     body: Any = Depends(json_body),
 ) -> JSONResponse:
     settings = request.app.state.settings
-    rendered = await run_db(request.scope, _create, settings, account, body, dict(request.headers))
+    base = await base_url(request)
+    rendered = await run_db(request.scope, _create, settings, account, body, dict(request.headers), base)
     request.app.state.node.wake()  # the row is committed: an idle worker here may take it at once
     return JSONResponse(rendered)
 

@@ -1,0 +1,40 @@
+"""Speaker count without `speakers_expected`: the estimator's bounds, and real recordings (one voice stays
+one speaker; two held-out voices stitched into a conversation are two)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.speaker_count import HELD_OUT, pseudo_words, speech_spans, stitch
+from server.intelligence import diarization, speaker_count
+from server.media.decode import decode
+from tests.support.spec import AUDIO
+
+
+def _groups(sizes: list[int], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), 64))
+    x = np.repeat(centres, sizes, axis=0) + 0.03 * rng.normal(size=(sum(sizes), 64))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_estimate_counts_and_respects_bounds() -> None:
+    three = _groups([10, 10, 10])
+    assert speaker_count.estimate(three) == 3
+    assert speaker_count.estimate(three, max_speakers=2) == 2
+    assert speaker_count.estimate(_groups([30]), min_speakers=2) == 2
+    assert speaker_count.estimate(_groups([40, 1], seed=2)) == 1  # a stray segment is not a speaker
+    assert speaker_count.estimate(_groups([1])) == 1
+
+
+def test_one_voice_is_one_speaker_on_jfk() -> None:
+    samples = decode(AUDIO / "jfk.flac")
+    words = pseudo_words([(a, b, "jfk") for a, b in speech_spans(samples)])
+    assert set(diarization.diarize(samples, words)) == {"A"}
+
+
+def test_two_held_out_voices_are_two_speakers() -> None:
+    voices = {s: decode(AUDIO / HELD_OUT[s][0]) for s in ("librispeech_2412", "picovoice")}
+    conv = stitch("t", "held_out", voices, np.random.default_rng(0))
+    labels = diarization.diarize(conv.samples, conv.words)
+    assert len(set(labels)) == 2
