@@ -16,8 +16,8 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Transcript, Upload
 from server.jobs.queue import processing_count
-from server.services.accounts import AccountRef
 from server.jobs.result_keys import BASE_URL_PARAM
+from server.services.accounts import AccountRef
 from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
