@@ -69,12 +69,7 @@ def _local_audio(job: ClaimedJob, settings: Settings) -> Path:
         if not path.is_file():
             raise JobError(errors.DOWNLOAD_UNREACHABLE.format(url=job.audio_url))
         return path
-    return download(
-        job.audio_url,
-        settings.downloads_dir / job.id,
-        max_bytes=settings.max_download_bytes,
-        timeout_s=settings.download_timeout_s,
-    )
+    return download(job.audio_url, settings.downloads_dir / job.id, settings)
 
 
 def _transcribe_file(

@@ -19,7 +19,7 @@ from server.engine.base import Engine
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
 from server.jobs.pipeline import run_job
-from server.jobs.webhooks import deliver_due
+from server.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +136,17 @@ class WorkerPool:
                 log.exception("upkeep failed")
 
     def _webhooks(self) -> None:
-        """Apart from upkeep, so a slow receiver never delays a heartbeat."""
-        while not self._stop.wait(0.5):
-            try:
-                deliver_due(self.owner, self.settings)
-            except Exception:
-                log.exception("webhook delivery failed")
+        """Apart from upkeep, so a slow receiver never delays a heartbeat; deliveries run on the sender's
+        own bounded pool, so one slow receiver never delays the next round either."""
+        sender = WebhookSender(self.owner, self.settings)
+        try:
+            while not self._stop.wait(0.5):
+                try:
+                    sender.send_due()
+                except Exception:
+                    log.exception("webhook delivery failed")
+        finally:
+            sender.close()
 
 
 def _observe(job: queue.ClaimedJob, fields: dict, elapsed: float) -> None:

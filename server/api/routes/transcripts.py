@@ -152,11 +152,12 @@ def word_search(
     db: Session = Depends(read_db),
     account: Account = Depends(current_account),
 ) -> dict:
-    t = svc.get_transcript(db, account, transcript_id)
     raw = ",".join(request.query_params.getlist("words"))
     if not raw.strip():
         raise errors.ApiError(400, errors.must_be_type("words", "List"))
-    return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
+    terms = [w.strip() for w in raw.split(",") if w.strip()]
+    exports.check_word_search_terms(terms)
+    return exports.word_search(svc.get_transcript(db, account, transcript_id), terms)
 
 
 @router.get(
