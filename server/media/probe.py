@@ -75,13 +75,18 @@ def measure_duration(path: str | os.PathLike[str], limit_s: float | None = None)
     with the API's "too long" text). Memory is one frame; the cost is one decode without resampling.
     """
     with open_audio(path) as (container, stream):
-        seconds = 0.0
+        counts: dict[int, int] = {}  # samples per rate: integer sums, no float drift over hours
         any_frame = False
         for frame in iter_frames(container, stream):
             any_frame = True
-            seconds += frame.samples / (frame.sample_rate or stream.sample_rate or 1)
-            if limit_s is not None and seconds > limit_s:
+            rate = int(frame.sample_rate or stream.sample_rate or 1)
+            counts[rate] = counts.get(rate, 0) + frame.samples
+            if limit_s is not None and counts[rate] > limit_s * rate and _seconds(counts) > limit_s:
                 raise audio_too_long()
         if not any_frame:
             raise transcoding_failed(path)
-        return seconds
+        return _seconds(counts)
+
+
+def _seconds(counts: dict[int, int]) -> float:
+    return sum(n / rate for rate, n in counts.items())
