@@ -18,6 +18,7 @@ from server.config import Settings
 from server.engine.base import Engine
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
+from server.jobs.outbound import UrlPolicy
 from server.jobs.pipeline import run_job
 from server.jobs.webhooks import WebhookSender
 
@@ -44,6 +45,12 @@ class WorkerPool:
         for t in [*self._threads, upkeep]:
             t.start()
         log.info("worker pool %s started with %d workers", self.owner, self.settings.workers)
+        policy = UrlPolicy.from_settings(self.settings)
+        log.info(
+            "URL policy %s: loopback and private addresses %s for audio_url and webhook_url",
+            self.settings.url_policy,
+            "allowed" if policy.allow_private else "refused",
+        )
 
     def stop(self, grace_s: float | None = None) -> None:
         self._stop.set()
