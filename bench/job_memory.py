@@ -12,11 +12,12 @@ gigabytes per audio hour cannot take the machine down.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 from pathlib import Path
 
-from _common import REPO, machine_info, print_table, write_json
+from _common import DOCS_DIR, REPO, machine_info, print_table, write_json
 
 from tests.support.bombs import silent_flac
 from tests.support.jobmem import run_job_process
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--root-before", type=Path, help="a checkout of the code before the change")
     parser.add_argument("--cap-gb", type=float, default=6.0)
+    parser.add_argument("--plot", action="store_true", help="write docs/job_memory.png")
     args = parser.parse_args()
 
     roots = [("after", REPO)] + ([("before", args.root_before)] if args.root_before else [])
@@ -49,6 +51,7 @@ def main() -> None:
                     results.append(r)
                     peak = f"{r['peak_kb'] / 1024:.0f}" if r.get("peak_kb") else f">{args.cap_gb * 1024:.0f}"
                     seconds = r.get("seconds")
+                    print(json.dumps(r), flush=True)  # as it comes: a long real-engine run may be cut short
                     rows.append(
                         [
                             f"{hours:g} h",
@@ -67,6 +70,44 @@ def main() -> None:
         rows,
     )
     write_json("job_memory", {"machine": machine_info(), "results": results, "pid": os.getpid()})
+    if args.plot:
+        plot(results, args.cap_gb, DOCS_DIR / "job_memory.png")
+
+
+def plot(results: list[dict], cap_gb: float, path: Path) -> None:
+    """Peak RSS against audio hours, one line per engine and code version; killed runs drawn at the cap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    series = sorted({(r["engine"], r["code"]) for r in results})
+    for engine, code in series:
+        points = sorted(
+            (r["hours"], r["peak_kb"]) for r in results if (r["engine"], r["code"]) == (engine, code)
+        )
+        xs = [h for h, _ in points]
+        ys = [(kb / 1024 / 1024) if kb else cap_gb for _, kb in points]
+        style = "-o" if code == "after" else "--s"
+        ax.plot(xs, ys, style, label=f"{engine}, {code}")
+        for x, (_, kb) in zip(xs, points, strict=True):
+            y = kb / 1024 / 1024 if kb else cap_gb
+            ax.annotate(
+                f"{y:.2f}" if kb else f">{cap_gb:g}",
+                (x, y),
+                fontsize=8,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.set_xlabel("audio hours (silent FLAC, ~13 kB per hour)")
+    ax.set_ylabel("peak RSS of the job process (GB)")
+    ax.set_title("One async job: peak memory against audio length", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
