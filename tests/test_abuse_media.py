@@ -24,6 +24,7 @@ from server.jobs.windows import windows
 from server.media.decode import decode, decode_blocks
 from server.media.errors import MediaError
 from server.media.probe import measure_duration, probe
+from server.media.redact import write_redacted
 from server.text.word_search import MAX_TERMS
 from tests.support.bombs import claim_total_samples, silent_flac
 from tests.support.files import until
@@ -140,3 +141,16 @@ def test_word_search_refuses_more_terms_than_the_limit(start_server, jfk: Path) 
         r = c.get(f"/v2/transcript/{tid}/word-search", params={"words": "one two three four five six"})
         assert r.status_code == 400
         assert c.get(f"/v2/transcript/{tid}/word-search", params={"words": "x" * 5000}).status_code == 400
+
+
+def test_redacted_audio_from_blocks_equals_one_array(tmp_path: Path) -> None:
+    """Redacted audio is written block by block; a span across a block edge is one continuous beep."""
+    samples = decode(AUDIO / "jfk.flac")
+    spans = [{"start": 1900, "end": 2600}, {"start": 7000, "end": 7300}]
+    whole = write_redacted(samples, spans, SR, tmp_path / "whole.wav", "wav", offset_ms=500)
+    cut = 2 * SR + 123  # inside the first span
+    parts = write_redacted(
+        iter([samples[:cut], samples[cut:]]), spans, SR, tmp_path / "parts.wav", "wav", offset_ms=500
+    )
+    assert np.array_equal(decode(whole), decode(parts))
+    assert not np.array_equal(decode(whole), samples[: len(decode(whole))])
