@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,7 +66,19 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 600.0
 
     max_download_bytes: int = 5_000_000_000
-    download_timeout_s: float = 60.0
+    download_timeout_s: float = 60.0  # the longest any one read of a download may wait
+    download_deadline_s: float = 1800.0  # a whole download, however it trickles
+
+    # Server-side requests (audio_url, webhook_url; server/jobs/outbound.py): link-local and metadata
+    # addresses are always refused; loopback/private ranges under `public`, allowed under `private`, and
+    # under `auto` allowed only while the server listens on loopback alone (`listen_host`).
+    url_policy: Literal["auto", "public", "private"] = "auto"
+    url_allowed_networks: list[str] = Field(default_factory=list)  # CIDRs reachable under any policy
+    listen_host: str = "127.0.0.1"  # `serve --host` sets it; a lone `worker` process reads it from here
+
+    # Long audio is decoded and transcribed in windows of at most this many seconds, cut at a pause
+    # (server/jobs/windows.py), so a job's memory does not grow with the audio's length.
+    transcribe_window_s: float = 600.0
 
     # slow or half-sent requests (server/http_guard.py, docs/security.md "Slow peers")
     header_timeout_s: float = 10.0  # a request's headers must be complete this long after its first byte
@@ -126,8 +139,17 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 10
     webhook_retry_s: float = 10.0
+    webhook_deadline_s: float = 30.0  # one attempt, redirects included, however slowly the receiver answers
+    webhook_concurrency: int = 8  # deliveries in flight at once per node
 
     playground: bool = True  # the web playground at `/` (docs/playground.md)
+
+    @field_validator("url_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError: a bad setting fails at start-up
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -38,6 +38,9 @@ SPEECH_MODELS_UNSUPPORTED = "The following speech models are not supported: {nam
 LIST_BOUNDS_INVERTED = "'after_id' must be a newer transcript than 'before_id'"
 ADDONS_NOT_AVAILABLE = "The following addons are not available in this language: {names}"
 INVALID_LANGUAGE_CODE = "Invalid language_code: {code}"
+# word search bounds (§2.6 CHOICE: the docs give phrases of up to five words, no count or wording)
+WORD_SEARCH_TOO_MANY_TERMS = "words must contain at most {limit} terms"
+WORD_SEARCH_TERM_TOO_LONG = "each term in words must be at most {words} words and {chars} characters"
 WORD_BOOST_UNSUPPORTED = "'{term}' was included in the word boost list but contains unsupported characters"
 
 # temporary streaming tokens (§7 CHOICE: the docs give ranges, not wordings)

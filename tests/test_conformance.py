@@ -110,6 +110,10 @@ CONTRACT_REJECTIONS: tuple[tuple[str, str], ...] = (
     ("§4.1 empty caption", r"chars_per_caption must be at least 1"),
     # the spec types `words` as an array without minItems; an empty search has nothing to look for
     ("§2.6 empty word search", r"words must be a List"),
+    # the docs allow phrases of up to five words; the count and length bounds are a cost CHOICE
+    # (docs/job-limits.md), the spec has no maxItems/maxLength
+    ("§2.6 word search bounds", r"words must contain at most \d+ terms"),
+    ("§2.6 word search bounds", r"each term in words must be at most \d+ words and \d+ characters"),
 )
 
 # Operations whose success path the corpus cannot reach cheaply, with the reason (see SLOW_FEATURES).

@@ -15,7 +15,8 @@ import pytest
 from bench.diarization_der import der, read_rttm, word_segments
 from server.intelligence import diarization
 from server.intelligence.document import Document
-from server.media.decode import decode
+from server.media.decode import decode, decode_blocks
+from server.media.span import ArrayAudio
 from tests.conftest import raw_body
 from tests.support.spec import AUDIO, assert_matches
 
@@ -179,6 +180,18 @@ def test_words_on_the_file_clock_meet_samples_cut_from_it(tmp_path: Path) -> Non
     assert np.mean([w["speaker"] == t for w, t in zip(doc.words, truth, strict=True)]) >= 0.95
 
 
+def test_embeddings_from_blocks_equal_one_array() -> None:
+    """Long audio is embedded block by block (bounded memory): the vectors are those of the whole array."""
+    whole = decode(AUDIO / "jfk.flac")
+    blocks = list(decode_blocks(AUDIO / "jfk.flac", block_s=1.3))
+    model = diarization.embedder()
+    one, many = model.windows(whole), model.windows(iter(blocks))
+    assert one.shape == many.shape and len(blocks) > 5
+    assert np.allclose(one, many, atol=1e-4)
+    short = whole[:1000]  # shorter than one window: padded the same way
+    assert np.allclose(model.windows(short), model.windows(iter([short[:400], short[400:]])), atol=1e-4)
+
+
 @needs_espeak
 def test_multichannel_labels_each_channel(tmp_path: Path) -> None:
     """Two channels, one voice each: `1A` and `2A` (CONTRACT §11), turns cut per channel."""
@@ -193,10 +206,9 @@ def test_multichannel_labels_each_channel(tmp_path: Path) -> None:
     doc = Document(
         words=words,
         text="",
-        samples=samples,
+        samples=ArrayAudio(samples, tracks=tracks),
         params={"speakers_expected": None, "speaker_options": None},
         language_code="en_us",
-        extra={"channel_samples": tracks},
     )
     diarization.run(doc)
     assert {w["speaker"] for w in doc.words if w["channel"] == "1"} == {"1A"}

@@ -158,8 +158,8 @@ def test_translation_into_english_uses_the_engine_and_other_targets_say_why() ->
     request = {"translation": {"target_languages": ["en", "de"], "match_original_utterance": True}}
     doc = _doc([("A", "Hallo zusammen."), ("B", "Guten Tag.")], request)
     doc.language_code = "de"
-    heard: list[int] = []
-    doc.translate = lambda samples: heard.append(len(samples)) or f"english of {len(heard)}"
+    heard: list[float] = []
+    doc.translate = lambda audio: heard.append(audio.duration_s) or f"english of {len(heard)}"
     out = enrich(doc)
     response = out["speech_understanding"]["response"]["translation"]
     assert response["status"] == "success"  # en from the engine, de is the source language itself
@@ -177,7 +177,7 @@ def test_translation_no_engine_serves_is_unavailable_with_a_reason() -> None:
     assert "translated_texts" not in out
     doc = _doc([("A", "Hello there.")], {"translation": {"target_languages": ["en", "es"]}})
     doc.language_code = "fr"
-    doc.translate = lambda samples: "Hello there."
+    doc.translate = lambda audio: "Hello there."
     out = enrich(doc)
     assert out["speech_understanding"]["response"]["translation"]["status"] == "partial"
     assert out["translated_texts"] == {"en": "Hello there."}

@@ -48,7 +48,8 @@ def serve(
     from server.logs import setup_logging
 
     setup_logging(log_level.upper())
-    settings = get_settings()
+    # the URL policy's `auto` allows private addresses only while this server listens on loopback alone
+    settings = get_settings().model_copy(update={"listen_host": host})
     secure_data_dir(settings)  # before the TLS key or anything else lands in it
     ssl: dict[str, str] = {}
     if tls or settings.tls_cert or settings.tls_key:

@@ -27,6 +27,15 @@ class EngineResult:
 
 
 @dataclass
+class WindowOf:
+    """These samples are one window of longer audio (server/jobs/windows.py)."""
+
+    start_s: float  # where the window starts in the whole audio
+    total_s: float  # the whole audio's length
+    last: bool  # nothing follows this window
+
+
+@dataclass
 class TranscribeOptions:
     model: str | None = None  # local model name/path; None: the engine's default
     language: str | None = None  # None: detect
@@ -44,6 +53,9 @@ class TranscribeOptions:
     short_context: bool = False
     # "translate": whisper's own speech translation, any language it knows into English (§2.9 translation)
     task: str = "transcribe"
+    # Async jobs transcribe long audio window by window; a real engine ignores it, the mock engine spreads
+    # its text over the whole audio and returns this window's share, timed from the window's start.
+    window: WindowOf | None = None
 
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of the audio done

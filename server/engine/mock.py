@@ -23,6 +23,7 @@ from server.engine.base import (
     EngineWord,
     ProgressFn,
     TranscribeOptions,
+    WindowOf,
 )
 
 PANGRAM = "The quick brown fox jumps over the lazy dog."
@@ -75,7 +76,8 @@ class MockEngine:
         source: AudioSource | None = None,
     ) -> EngineResult:
         duration = len(samples) / SAMPLE_RATE
-        total = self.delay_s + self.rtf * duration
+        first = options.window is None or options.window.start_s == 0
+        total = (self.delay_s if first else 0.0) + self.rtf * duration  # the fixed delay once per job
         steps = 10
         for i in range(steps):
             time.sleep(total / steps)
@@ -83,6 +85,8 @@ class MockEngine:
                 progress((i + 1) / steps)
         if options.offset_s is not None:
             words = self._timeline_words(options.offset_s, duration, source)
+        elif options.window is not None:
+            words = self._window_words(options.window, duration, source)
         else:
             tokens = self.pick_text(duration, source).split()
             slot = duration / max(1, len(tokens))
@@ -95,6 +99,24 @@ class MockEngine:
             language=options.language or "en",
             language_confidence=None if options.language else 0.99,
         )
+
+    def _window_words(
+        self, window: WindowOf, duration: float, source: AudioSource | None
+    ) -> list[EngineWord]:
+        """The whole audio's words (spread as over one call) that start in this window, from its start."""
+        tokens = self.pick_text(window.total_s, source).split()
+        slot = window.total_s / max(1, len(tokens))
+        end = float("inf") if window.last else window.start_s + duration
+        return [
+            EngineWord(
+                tok,
+                round(i * slot - window.start_s, 3),
+                round(i * slot + slot * 0.9 - window.start_s, 3),
+                0.99,
+            )
+            for i, tok in enumerate(tokens)
+            if window.start_s <= i * slot < end
+        ]
 
     def _timeline_words(self, offset: float, duration: float, source: AudioSource | None) -> list[EngineWord]:
         """The words whose slots on the session timeline (the text repeated at 2.5 words/s) fall in this

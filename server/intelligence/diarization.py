@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import string
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -110,22 +111,48 @@ class Embedder:
             out[i : i + 4096] = np.log10(power @ self._mel.T + 1e-10)
         return out
 
-    def windows(self, samples: np.ndarray) -> np.ndarray:
-        """Unit d-vectors, shape (n, dim): window i covers [i·hop_s, i·hop_s + window_s) seconds."""
+    def windows(self, samples: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:
+        """Unit d-vectors, shape (n, dim): window i covers [i·hop_s, i·hop_s + window_s) seconds.
+
+        Samples may come as one array or as consecutive blocks: the features are computed on a rolling
+        buffer, so memory is a block plus the output (256 floats per 0.4 s: about 9 MB per audio hour),
+        and the vectors are the same as for the whole array at once.
+        """
         r = self.recipe
-        feats = self.log_mel(samples)
-        if len(feats) < r.window:
-            feats = np.pad(feats, ((0, r.window - len(feats)), (0, 0)), constant_values=-10.0)
-        starts = range(0, len(feats) - r.window + 1, r.stride)
-        batch = np.stack([feats[s : s + r.window] for s in starts])
+        blocks = [samples] if isinstance(samples, np.ndarray) else samples
+        step = r.stride * r.hop_length  # samples between window starts
+        need = (r.window - 1) * r.hop_length + r.n_fft  # samples under one window
+        buf = np.zeros(0, dtype=np.float32)
+        emb: list[np.ndarray] = []
+        for block in blocks:
+            buf = np.concatenate([buf, np.asarray(block, dtype=np.float32)])
+            count = (len(buf) - need) // step + 1 if len(buf) >= need else 0
+            if count >= 64:  # embed in batches; the buffer then starts at the next window's start
+                emb.append(self._embed(self._window_feats(buf, count)))
+                buf = buf[count * step :]
+        if len(buf) >= need or not emb:
+            feats = self.log_mel(buf)  # the tail: as the one-array recipe does, padding a short file
+            if len(feats) < r.window:
+                feats = np.pad(feats, ((0, r.window - len(feats)), (0, 0)), constant_values=-10.0)
+            starts = range(0, len(feats) - r.window + 1, r.stride)
+            emb.append(self._embed(np.stack([feats[s : s + r.window] for s in starts])))
+        return _unit(np.concatenate(emb))
+
+    def _window_feats(self, buf: np.ndarray, count: int) -> np.ndarray:
+        """The first `count` windows' features of `buf` (whose start is a window start)."""
+        r = self.recipe
+        frames = (count - 1) * r.stride + r.window
+        feats = self.log_mel(buf[: (frames - 1) * r.hop_length + r.n_fft])
+        return np.stack([feats[i * r.stride : i * r.stride + r.window] for i in range(count)])
+
+    def _embed(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:  # one ONNX session shared by the worker threads
-            emb = np.concatenate(
+            return np.concatenate(
                 [
                     self._session.run(None, {self._input: batch[i : i + 64]})[0]
                     for i in range(0, len(batch), 64)
                 ]
             )
-        return _unit(emb)
 
 
 @lru_cache(maxsize=1)
@@ -238,7 +265,7 @@ def _letters(i: int) -> str:
 
 
 def diarize(
-    samples: np.ndarray,
+    samples: np.ndarray | Iterable[np.ndarray],
     words: list[Word],
     n_speakers: int | None = None,
     min_speakers: int = 1,
@@ -293,23 +320,23 @@ def run(doc: Document) -> dict[str, Any]:
     low = int(options.get("min_speakers_expected") or 1)
     high = options.get("max_speakers_expected")
     if n_speakers is None and high is None:
-        seconds = len(doc.samples) / SAMPLE_RATE
+        seconds = doc.samples.duration_s
         high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
     channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
-    tracks = doc.extra.get("channel_samples")
     offset = int(doc.extra.get("samples_offset_ms") or 0)
     if channels:
         for channel in channels:  # channel "1" is track 0 (server/jobs/pipeline.py numbers them so)
             words = sorted((w for w in doc.words if w.get("channel") == channel), key=lambda w: w["start"])
             index = _channel_order(channel) - 1
-            audio = tracks[index] if tracks is not None and 0 <= index < len(tracks) else doc.samples
+            track = index if 0 <= index < doc.samples.channels else None
+            audio = doc.samples.blocks(track)
             # a channel is usually one voice: its count is estimated, capped by what the request allows
             names = diarize(audio, _on_sample_clock(words, offset), None, 1, n_speakers or high)
             for w, name in zip(words, names, strict=True):
                 w["speaker"] = f"{channel}{name}"
     else:
         words = sorted(doc.words, key=lambda w: (w["start"], w["end"]))
-        names = diarize(doc.samples, _on_sample_clock(words, offset), n_speakers, low, high)
+        names = diarize(doc.samples.blocks(), _on_sample_clock(words, offset), n_speakers, low, high)
         for w, name in zip(words, names, strict=True):
             w["speaker"] = name
     doc.utterances = build_utterances(doc.words)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from server.intelligence.document import Document
+from server.media.span import part
 
 ENGINE_TARGET = "en"  # whisper translates into English only
-SAMPLE_RATE = 16_000
 
 
 def _base(code: str) -> str:
@@ -73,9 +73,8 @@ def run(doc: Document, request: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     if request.get("match_original_utterance") and doc.utterances:
         offset = int(doc.extra.get("samples_offset_ms") or 0)
         for u in doc.utterances:
-            a = max(0, (u["start"] - offset) * SAMPLE_RATE // 1000)
-            b = max(a, (u["end"] - offset) * SAMPLE_RATE // 1000)
-            u["translated_texts"] = {t: say(t, (doc.samples[a:b], u["text"])) for t in served}
+            spoken = part(doc.samples, u["start"] - offset, u["end"] - offset)
+            u["translated_texts"] = {t: say(t, (spoken, u["text"])) for t in served}
     elif request.get("match_original_utterance"):
         reasons.append("match_original_utterance needs speaker_labels: true")
     response: dict[str, Any] = {"status": "partial" if missing else "success"}

@@ -1,6 +1,9 @@
-"""One job, start to finish: fetch → probe/decode → checks → engine → text options → result dict.
+"""One job, start to finish: fetch → probe/measure → checks → engine → text options → result dict.
 
 Knows nothing of HTTP or SQL: it gets a claimed job and returns what the transcript should show.
+The audio is never held whole: it is measured by decoding (the duration limit counts decoded samples,
+not the header), then read again in blocks by each step that needs it, and transcribed in windows cut
+at pauses (server/jobs/windows.py), so a job's memory stays flat in the audio's length.
 """
 
 from __future__ import annotations
@@ -16,19 +19,27 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.engine.base import SAMPLE_RATE, AudioSource, Engine, EngineError, ProgressFn, TranscribeOptions
+from server.engine.base import (
+    SAMPLE_RATE,
+    AudioSource,
+    Engine,
+    EngineError,
+    ProgressFn,
+    TranscribeOptions,
+    WindowOf,
+)
 from server.intelligence import enrich
 from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
 from server.jobs.result_keys import REDACTED_AUDIO_FILE
+from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
-from server.media.channels import split_channels
-from server.media.decode import decode
 from server.media.errors import MediaError
-from server.media.probe import probe
+from server.media.probe import measure_duration, probe
 from server.media.redact import write_redacted
+from server.media.span import Audio, FileAudio
 from server.media.speech import speech_fraction
 from server.text.formatting import apply_options, join_text
 from server.text.types import Word
@@ -69,12 +80,7 @@ def _local_audio(job: ClaimedJob, settings: Settings) -> Path:
         if not path.is_file():
             raise JobError(errors.DOWNLOAD_UNREACHABLE.format(url=job.audio_url))
         return path
-    return download(
-        job.audio_url,
-        settings.downloads_dir / job.id,
-        max_bytes=settings.max_download_bytes,
-        timeout_s=settings.download_timeout_s,
-    )
+    return download(job.audio_url, settings.downloads_dir / job.id, settings)
 
 
 def _transcribe_file(
@@ -82,22 +88,33 @@ def _transcribe_file(
 ) -> JobOutcome:
     p = job.params
     info = probe(path)
-    if info.duration_s < MIN_DURATION_S:
+    # the limit and `audio_duration` count what decodes, never what the header declares
+    file_s = measure_duration(path, MAX_DURATION_S)
+    if file_s < MIN_DURATION_S:
         raise JobError(errors.AUDIO_TOO_SHORT)
-    if info.duration_s > MAX_DURATION_S:
-        raise JobError(errors.AUDIO_TOO_LONG)
     start_ms, end_ms = p.get("audio_start_from"), p.get("audio_end_at")
-    samples = decode(path, start_ms=start_ms, end_ms=end_ms)
-    if len(samples) / SAMPLE_RATE < MIN_DURATION_S:
+    span_end_s = file_s if end_ms is None else min(file_s, end_ms / 1000)
+    audio = FileAudio(
+        path,
+        duration_s=max(0.0, span_end_s - (start_ms or 0) / 1000),
+        channels=info.channels,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        max_s=MAX_DURATION_S,
+    )
+    if audio.duration_s < MIN_DURATION_S:
         raise JobError(errors.AUDIO_TOO_SHORT)
-    _check_speech_threshold(samples, p.get("speech_threshold"))
+    _check_speech_threshold(audio, p.get("speech_threshold"), settings.transcribe_window_s)
 
     candidates = [(name, settings.speech_model_map.get(name, name)) for name in p["speech_models"]]
     language_confidence = None
     if p.get("language_detection"):
+        # whisper detects from the first 30 s; the first window holds them
+        first = next(windows(audio.blocks(), settings.transcribe_window_s)).samples
         whisper_language, language_confidence = engine.detect_language(
-            samples, _detector_model(engine, candidates)
+            first, _detector_model(engine, candidates)
         )
+        del first
         api_language = to_api_language(whisper_language)
         _check_detected_language(api_language, language_confidence, p)
     else:
@@ -118,14 +135,21 @@ def _transcribe_file(
         temperature=p.get("temperature"),
     )
     source = AudioSource(name=_file_name(job.audio_url) if job.upload_path is None else None, tags=info.tags)
-    tracks = split_channels(path, start_ms=start_ms, end_ms=end_ms) if multichannel else [samples]
+    tracks: list[int | None] = list(range(audio.channels)) if multichannel else [None]
     words: list[Word] = []
     for index, track in enumerate(tracks):
         channel = str(index + 1) if multichannel else None
-        result = engine.transcribe(track, options, _scaled(progress, index, len(tracks)), source=source)
-        words += [
-            _api_word(w.text, w.start, w.end, w.confidence, start_ms or 0, channel) for w in result.words
-        ]
+        words += _transcribe_track(
+            engine,
+            audio,
+            track,
+            options,
+            settings.transcribe_window_s,
+            _scaled(progress, index, len(tracks)),
+            source=source,
+            offset_ms=start_ms or 0,
+            channel=channel,
+        )
     words.sort(key=lambda w: (w["start"], w["end"]))
     words = apply_options(
         words,
@@ -139,12 +163,12 @@ def _transcribe_file(
     doc = Document(
         words=words,
         text=utterance_text(utterances) if utterances is not None else join_text(words),
-        samples=samples,
+        samples=audio,
         params=p,
         language_code=api_language,
         utterances=utterances,
-        # the samples start at audio_start_from on the words' clock; channel tracks for per-channel speakers
-        extra={"samples_offset_ms": start_ms or 0, **({"channel_samples": tracks} if multichannel else {})},
+        # the samples start at audio_start_from on the words' clock
+        extra={"samples_offset_ms": start_ms or 0},
         translate=_translator(engine, options, settings) if _wants_translation(p) else None,
     )
     out: dict[str, Any] = {
@@ -159,7 +183,40 @@ def _transcribe_file(
         out["language_confidence"] = round(language_confidence or 0.0, 4)
     if multichannel:
         out["audio_channels"] = len(tracks)
-    return JobOutcome(out, int(round(info.duration_s)))
+    return JobOutcome(out, int(round(file_s)))
+
+
+def _transcribe_track(
+    engine: Engine,
+    audio: FileAudio,
+    track: int | None,
+    options: TranscribeOptions,
+    window_s: float,
+    progress: ProgressFn | None,
+    *,
+    source: AudioSource,
+    offset_ms: int,
+    channel: str | None,
+) -> list[Word]:
+    """One track (the mono mix, or one channel), window by window; word times made absolute again."""
+    total = max(audio.duration_s, 1e-9)
+    words: list[Word] = []
+    for window in windows(audio.blocks(track), window_s):
+        within = replace(options, window=WindowOf(window.start_s, audio.duration_s, window.last))
+        done = window.start_s
+
+        def window_progress(fraction: float, done: float = done, length: float = window.duration_s) -> None:
+            if progress is not None:
+                progress(min(1.0, (done + fraction * length) / total))
+
+        result = engine.transcribe(window.samples, within, window_progress, source=source)
+        words += [
+            _api_word(
+                w.text, window.start_s + w.start, window.start_s + w.end, w.confidence, offset_ms, channel
+            )
+            for w in result.words
+        ]
+    return words
 
 
 def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
@@ -174,7 +231,7 @@ def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     spans = doc.extra.get("pii_spans", [])
     path = settings.redacted_audio_dir / name
     offset_ms = doc.extra["samples_offset_ms"]
-    write_redacted(doc.samples, spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
+    write_redacted(doc.samples.blocks(), spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
     return name
 
 
@@ -184,7 +241,7 @@ def _wants_translation(p: dict[str, Any]) -> bool:
 
 def _translator(
     engine: Engine, options: TranscribeOptions, settings: Settings
-) -> Callable[[np.ndarray], str] | None:
+) -> Callable[[Audio], str] | None:
     """Speech -> English text with the engine's own translation (whisper `task="translate"`): the job's
     model when it is multilingual, else the first multilingual model the server maps (CONTRACT §2.9)."""
     models = [options.model, *settings.speech_model_map.values()]
@@ -193,10 +250,14 @@ def _translator(
         return None
     translating = replace(options, model=model, task="translate", hotwords=[], prompt=None)
 
-    def translate(samples: np.ndarray) -> str:
-        if len(samples) < MIN_DURATION_S * SAMPLE_RATE:
-            return ""
-        return " ".join(w.text for w in engine.transcribe(samples, translating).words)
+    def translate(audio: Audio) -> str:
+        """Window by window, like transcription, so memory stays flat in the audio's length."""
+        texts = [
+            " ".join(w.text for w in engine.transcribe(window.samples, translating).words)
+            for window in windows(audio.blocks(), settings.transcribe_window_s)
+            if window.duration_s >= MIN_DURATION_S
+        ]
+        return " ".join(t for t in texts if t)
 
     return translate
 
@@ -224,10 +285,16 @@ def _scaled(progress: ProgressFn | None, index: int, count: int) -> ProgressFn |
     return lambda fraction: progress((index + fraction) / count)
 
 
-def _check_speech_threshold(samples: np.ndarray, threshold: float | None) -> None:
+def _check_speech_threshold(audio: FileAudio, threshold: float | None, window_s: float) -> None:
+    """The speech fraction of the whole span, measured window by window (a pause at a window's edge
+    counts as it would in one pass: windows are cut in pauses)."""
     if not threshold:
         return
-    fraction = speech_fraction(samples)
+    speech = total = 0.0
+    for window in windows(audio.blocks(), window_s):
+        speech += speech_fraction(window.samples) * len(window.samples)
+        total += len(window.samples)
+    fraction = speech / total if total else 0.0
     if fraction < threshold:
         raise JobError(errors.SPEECH_BELOW_THRESHOLD.format(fraction=fraction, threshold=threshold))
 

@@ -18,8 +18,9 @@ from server.config import Settings
 from server.engine.base import Engine
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
+from server.jobs.outbound import UrlPolicy
 from server.jobs.pipeline import run_job
-from server.jobs.webhooks import deliver_due
+from server.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ class WorkerPool:
         for t in [*self._threads, upkeep]:
             t.start()
         log.info("worker pool %s started with %d workers", self.owner, self.settings.workers)
+        policy = UrlPolicy.from_settings(self.settings)
+        log.info(
+            "URL policy %s: loopback and private addresses %s for audio_url and webhook_url",
+            self.settings.url_policy,
+            "allowed" if policy.allow_private else "refused",
+        )
 
     def stop(self, grace_s: float | None = None) -> None:
         self._stop.set()
@@ -136,12 +143,17 @@ class WorkerPool:
                 log.exception("upkeep failed")
 
     def _webhooks(self) -> None:
-        """Apart from upkeep, so a slow receiver never delays a heartbeat."""
-        while not self._stop.wait(0.5):
-            try:
-                deliver_due(self.owner, self.settings)
-            except Exception:
-                log.exception("webhook delivery failed")
+        """Apart from upkeep, so a slow receiver never delays a heartbeat; deliveries run on the sender's
+        own bounded pool, so one slow receiver never delays the next round either."""
+        sender = WebhookSender(self.owner, self.settings)
+        try:
+            while not self._stop.wait(0.5):
+                try:
+                    sender.send_due()
+                except Exception:
+                    log.exception("webhook delivery failed")
+        finally:
+            sender.close()
 
 
 def _observe(job: queue.ClaimedJob, fields: dict, elapsed: float) -> None:

@@ -47,3 +47,8 @@ def unreadable(path: str | os.PathLike[str]) -> MediaError:
     mime, description = sniff(path)
     template = errors.TRANSCODING_FAILED if looks_like_media(mime) else errors.NOT_AUDIO
     return MediaError(template.format(mime=mime, description=description))
+
+
+def audio_too_long() -> MediaError:
+    """More audio decoded than a job may transcribe (CONTRACT §4.3), whatever the header declared."""
+    return MediaError(errors.AUDIO_TOO_LONG)

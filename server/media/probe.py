@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import av
 
 from server.media._container import iter_frames, open_audio
-from server.media.errors import transcoding_failed
+from server.media.errors import audio_too_long, transcoding_failed
 
 
 @dataclass
@@ -65,3 +65,28 @@ def _codec_name(stream: av.AudioStream) -> str:
     """The format-level name ("mp3"), not the decoder's ("mp3float"), as ffprobe reports it."""
     codec = stream.codec_context.codec
     return getattr(codec, "canonical_name", None) or codec.name
+
+
+def measure_duration(path: str | os.PathLike[str], limit_s: float | None = None) -> float:
+    """Seconds of audio the best stream of ``path`` really holds, counted from its decoded frames.
+
+    A container's header may say 1 s and hold an hour (or the reverse): the job's duration limit and
+    `audio_duration` use this count. Decoding stops as soon as the count passes ``limit_s`` (MediaError
+    with the API's "too long" text). Memory is one frame; the cost is one decode without resampling.
+    """
+    with open_audio(path) as (container, stream):
+        counts: dict[int, int] = {}  # samples per rate: integer sums, no float drift over hours
+        any_frame = False
+        for frame in iter_frames(container, stream):
+            any_frame = True
+            rate = int(frame.sample_rate or stream.sample_rate or 1)
+            counts[rate] = counts.get(rate, 0) + frame.samples
+            if limit_s is not None and counts[rate] > limit_s * rate and _seconds(counts) > limit_s:
+                raise audio_too_long()
+        if not any_frame:
+            raise transcoding_failed(path)
+        return _seconds(counts)
+
+
+def _seconds(counts: dict[int, int]) -> float:
+    return sum(n / rate for rate, n in counts.items())

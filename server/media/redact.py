@@ -8,7 +8,7 @@ tone, the usual broadcast "bleep", with 5 ms ramps so its edges do not click; `s
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -30,32 +30,34 @@ def redact_samples(
     *,
     offset_ms: int = 0,
     method: Method = "beep",
+    first_index: int = 0,
 ) -> np.ndarray:
-    """A copy of mono `samples` with each span `{start, end}` (ms; the samples begin at `offset_ms`)
-    replaced by a tone or silence. Spans outside the samples are clipped to them."""
+    """A copy of mono `samples` with each span `{start, end}` (ms; the audio begins at `offset_ms`)
+    replaced by a tone or silence. Spans outside the samples are clipped to them. `first_index`: where
+    these samples start in that audio, so a span cut across blocks gets one continuous tone."""
     out = np.array(samples, dtype=np.float32, copy=True)
     ramp = max(1, int(RAMP_S * sample_rate))
     for span in spans_ms:
-        a = max(0, int(round((span["start"] - offset_ms) * sample_rate / 1000)))
-        b = min(len(out), int(round((span["end"] - offset_ms) * sample_rate / 1000)))
-        if b <= a:
+        lo = int(round((span["start"] - offset_ms) * sample_rate / 1000))  # the span, on the audio's clock
+        hi = int(round((span["end"] - offset_ms) * sample_rate / 1000))
+        a = max(0, lo - first_index)
+        b = min(len(out), hi - first_index)
+        if b <= a or hi <= lo:
             continue
         if method == "silence":
             out[a:b] = 0.0
             continue
-        t = np.arange(b - a) / sample_rate
-        tone = BEEP_LEVEL * np.sin(2 * np.pi * BEEP_HZ * t)
-        edge = min(ramp, (b - a) // 2)
+        i = np.arange(a, b) + first_index - lo  # sample index from the span's start
+        tone = BEEP_LEVEL * np.sin(2 * np.pi * BEEP_HZ * i / sample_rate)
+        edge = min(ramp, (hi - lo) // 2)
         if edge:
-            env = np.linspace(0.0, 1.0, edge, endpoint=False)
-            tone[:edge] *= env
-            tone[len(tone) - edge :] *= env[::-1]
+            tone *= np.clip(np.minimum(i, hi - lo - 1 - i) / edge, 0.0, 1.0)
         out[a:b] = tone
     return out
 
 
 def write_redacted(
-    samples: np.ndarray,
+    samples: np.ndarray | Iterable[np.ndarray],
     spans_ms: Iterable[Mapping[str, int]],
     sample_rate: int,
     path: str | os.PathLike[str],
@@ -64,6 +66,17 @@ def write_redacted(
     offset_ms: int = 0,
     method: Method = "beep",
 ) -> Path:
-    """Redact and encode to `path` (written atomically by `write_audio`)."""
-    redacted = redact_samples(samples, spans_ms, sample_rate, offset_ms=offset_ms, method=method)
-    return write_audio(redacted, sample_rate, path, format)
+    """Redact and encode to `path` (written atomically by `write_audio`). `samples` may be consecutive
+    mono blocks: each is redacted on its own clock and encoded as it comes, so memory stays one block."""
+    spans = list(spans_ms)
+    blocks = [samples] if isinstance(samples, np.ndarray) else samples
+
+    def redacted() -> Iterator[np.ndarray]:
+        done = 0  # samples before this block
+        for block in blocks:
+            yield redact_samples(
+                block, spans, sample_rate, offset_ms=offset_ms, method=method, first_index=done
+            )
+            done += len(block)
+
+    return write_audio(redacted(), sample_rate, path, format)

@@ -34,3 +34,33 @@ def speech_fraction(samples16k: np.ndarray, options: VadOptions | None = None) -
             covered += end - start
         reach = max(reach, end)
     return min(1.0, covered / total)
+
+
+def quiet_cut(samples16k: np.ndarray) -> int:
+    """Where to cut 16 kHz mono audio so that no word is split: the middle of its longest pause that
+    Silero VAD finds, or, in unbroken speech, its quietest 100 ms. Returns an index into the samples."""
+    audio = np.asarray(samples16k, dtype=np.float32)
+    if len(audio) == 0:
+        return 0
+    chunks = sorted(
+        get_speech_timestamps(audio, MEASURE_OPTIONS, sampling_rate=SAMPLE_RATE), key=lambda c: c["start"]
+    )
+    if not chunks:
+        return len(audio) // 2
+    # only pauses between two speech chunks: at the region's edges the VAD's state is still settling
+    best, best_len, reach = -1, 0, int(chunks[0]["end"])
+    for chunk in chunks[1:]:
+        a = int(chunk["start"])
+        if a - reach > best_len:
+            best, best_len = (reach + a) // 2, a - reach
+        reach = max(reach, int(chunk["end"]))
+    if best_len >= SAMPLE_RATE // 10:  # a pause of 100 ms or more
+        return int(best)
+    frame = SAMPLE_RATE // 50
+    usable = len(audio) - len(audio) % frame
+    if usable == 0:
+        return len(audio) // 2
+    energy = np.square(audio[:usable]).reshape(-1, frame).mean(axis=1)
+    span = min(5, len(energy))  # the quietest 100 ms, not a lone quiet frame inside a word
+    smooth = np.convolve(energy, np.ones(span) / span, mode="valid")
+    return int(np.argmin(smooth)) * frame + span * frame // 2

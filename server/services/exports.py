@@ -9,7 +9,14 @@ from server.db.models import Transcript
 from server.text.captions import to_srt, to_vtt
 from server.text.sentences import split_paragraphs, split_sentences
 from server.text.types import Word
-from server.text.word_search import search_words
+from server.text.word_search import (
+    MAX_TERM_CHARS,
+    MAX_TERM_WORDS,
+    MAX_TERMS,
+    TermLimitError,
+    check_terms,
+    search_words,
+)
 
 
 def _words(t: Transcript) -> list[Word]:
@@ -42,6 +49,20 @@ def paragraphs(t: Transcript) -> dict[str, Any]:
 def subtitles(t: Transcript, fmt: str, chars_per_caption: int | None) -> str:
     words = _words(t)
     return to_srt(words, chars_per_caption) if fmt == "srt" else to_vtt(words, chars_per_caption)
+
+
+def check_word_search_terms(terms: list[str]) -> None:
+    """The documented bounds on a word search (400 before any transcript is read)."""
+    try:
+        check_terms(terms)
+    except TermLimitError as exc:
+        if exc.limit == "terms":
+            message = errors.WORD_SEARCH_TOO_MANY_TERMS.format(limit=MAX_TERMS)
+        else:
+            message = errors.WORD_SEARCH_TERM_TOO_LONG.format(
+                words=MAX_TERM_WORDS, chars=MAX_TERM_CHARS
+            )
+        raise errors.ApiError(400, message) from None
 
 
 def word_search(t: Transcript, terms: list[str]) -> dict[str, Any]:

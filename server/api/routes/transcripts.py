@@ -190,7 +190,9 @@ async def word_search(
     def search(t: Transcript) -> dict[str, Any]:
         if not raw.strip():  # after the lookup, as before: an unknown id answers its own 400 first
             raise errors.ApiError(400, errors.must_be_type("words", "List"))
-        return exports.word_search(t, [w.strip() for w in raw.split(",") if w.strip()])
+        terms = [w.strip() for w in raw.split(",") if w.strip()]
+        exports.check_word_search_terms(terms)
+        return exports.word_search(t, terms)
 
     return JSONResponse(await _with_transcript(request, account, transcript_id, search))
 
