@@ -261,3 +261,39 @@ def test_a_client_that_leaves_after_terminate_ends_the_session_at_once(tmp_path:
         assert outcome == "Begin"
     finally:
         server.stop(timeout=10)
+
+
+def test_speaker_labels_stable_across_turns(agent_server: ServerProcess) -> None:
+    """Two voices (JFK, then the LJSpeech reader, then JFK again): A, B, B, A; partials UNKNOWN."""
+    from tests.support.spec import AUDIO
+    from tests.test_streaming import pcm16
+
+    gap = bytes(16_000 * 2 * 3 // 2)
+    reader = pcm16(AUDIO / "en_ljspeech_LJ001-0001_to_0032_longform.flac")[: 16_000 * 2 * 8]
+    audio = JFK[: 16_000 * 2 * 5] + gap + reader + gap + JFK[16_000 * 2 * 5 :] + gap
+    query = {"speech_model": "u3-rt-pro", "speaker_labels": "true", "max_speakers": 2}
+    with open_ws(ws_url(agent_server, V3, **query)) as ws:
+        ws.recv(timeout=5)
+        for chunk in chunks(audio, 100):
+            ws.send(chunk)
+            time.sleep(0.05)  # twice real time: each pause is seen as one
+        ws.send(TERMINATE)
+        messages, code, _ = drain(ws, timeout=60)
+    assert code == 1000
+    turns = of_type(messages, "Turn")
+    for turn in turns:
+        assert_stream_message(U3P, "TurnPayload", turn)
+    ends = [t for t in turns if t["end_of_turn"]]
+    labels = [t["speaker_label"] for t in ends]
+    assert labels[0] == "A" and labels[-1] == "A" and "B" in labels, labels
+    assert all(w["speaker"] == t["speaker_label"] for t in ends for w in t["words"])
+    assert all(t["speaker_label"] == "UNKNOWN" for t in turns if not t["end_of_turn"])
+
+
+def test_short_turns_are_unknown() -> None:
+    import numpy as np
+
+    from server.intelligence.stream_speakers import StreamSpeakers
+
+    speakers = StreamSpeakers()
+    assert speakers.label(np.zeros(16_000 * 2, dtype=np.float32), 0, [(100, 600), (650, 900)]) == "UNKNOWN"

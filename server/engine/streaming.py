@@ -74,7 +74,9 @@ class Final:
     language: str | None = None  # what the engine decoded in (detected, or the one it was told)
     language_confidence: float | None = None  # None: the language was given, not detected
     onset: Onset = field(default_factory=lambda: Onset(0, 0.0))
-    samples: np.ndarray | None = None  # the turn's audio (speaker labels)
+    samples: np.ndarray | None = None  # the turn's audio, from `offset_ms` of the session (speaker labels)
+    offset_ms: int = 0
+    speaker: str | None = None  # set by the session when speaker labels are on
 
 
 Event = Partial | Final
@@ -220,6 +222,7 @@ class StreamRecognizer:
                 language_confidence=result.language_confidence,
                 onset=utt.onset,
                 samples=request.samples,
+                offset_ms=request.offset_ms,
             )
             if request.forced:
                 self._reset(keep_from=request.speech_end)  # speech that arrived during the decode goes on

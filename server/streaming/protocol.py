@@ -41,6 +41,8 @@ class StreamOptions:
     prompt: str | None = None  # U3P custom prompt
     context_turns: int = 3  # finals and agent_context values carried into the next decodes
     include_partial_turns: bool = True
+    speaker_labels: bool = False
+    max_speakers: int | None = None
 
 
 @dataclass

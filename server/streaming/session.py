@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from server.config import Settings
 from server.engine.base import Engine, EngineResult, TranscribeOptions
 from server.engine.streaming import DecodeRequest, Event, Final, StreamRecognizer
+from server.intelligence.stream_speakers import StreamSpeakers
 from server.languages import to_api_language, to_whisper_language
 from server.media.pcm import PcmStream
 from server.services.streams import HEARTBEAT_EVERY_S
@@ -144,12 +145,15 @@ class SessionRunner:
         # the last finals and agent replies, the prompt of the next decodes (CONTRACT §6.6 carried context)
         self.context: deque[str] = deque(maxlen=stream.context_turns or None)
         self.carry_context = stream.context_turns > 0
+        self.speakers = StreamSpeakers(stream.max_speakers) if stream.speaker_labels else None
 
     @property
     def audio_s(self) -> float:
         return self.audio_ms / 1000
 
     async def run(self, fault: tuple[Close, float] | None = None) -> None:
+        if self.speakers is not None:  # in the background: the first turn should not wait for the model
+            self._warm = asyncio.get_running_loop().run_in_executor(None, self.speakers.warm)
         tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._decode())]
         tasks.append(asyncio.create_task(self._beat()))
         if fault is not None:
@@ -261,6 +265,7 @@ class SessionRunner:
     # --- decoder -------------------------------------------------------------------------------------
     async def _decode(self) -> None:
         while True:
+            self.wake.clear()  # before polling: audio or a Terminate that comes while we send wakes us
             events, request = self.recognizer.poll()
             await self._send_events(events)
             if request is not None:
@@ -269,7 +274,6 @@ class SessionRunner:
                 continue
             if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
                 return
-            self.wake.clear()
             await self.wake.wait()
 
     def _prompt_context(self) -> str:
@@ -277,8 +281,14 @@ class SessionRunner:
 
     async def _send_events(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, Final) and event.words and self.carry_context:
-                self.context.append(" ".join(w.text for w in event.words))  # finals only, never partials
+            if isinstance(event, Final) and event.words:
+                if self.carry_context:
+                    self.context.append(" ".join(w.text for w in event.words))  # finals only, never partials
+                if self.speakers is not None and event.samples is not None:
+                    spans = [(w.start, w.end) for w in event.words]
+                    event.speaker = await asyncio.to_thread(
+                        self.speakers.label, event.samples, event.offset_ms, spans
+                    )
             for message in self.adapter.render(event, self.stream):
                 await self.ws.send_json(message)
 

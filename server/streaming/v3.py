@@ -40,6 +40,7 @@ MAX_KEYTERM_CHARS = 50
 MAX_PROMPT_CHARS = 1750  # prompt and agent_context (CONTRACT §6.1 CHOICE)
 MAX_LANGUAGE_CODES = 10
 API_VERSION = "2025-05-12"
+UNKNOWN_SPEAKER = "UNKNOWN"  # a turn too short to attribute (CONTRACT §6.8)
 # `mode` presets: min_turn_silence, max_turn_silence, interruption_delay (CONTRACT §6.6)
 MODES: dict[str, tuple[int, int, int]] = {
     "min_latency": (128, 640, 0),
@@ -161,10 +162,10 @@ class V3Adapter:
         inactivity = _integer(query, "inactivity_timeout", 5, 3600, None)
         keyterms = _keyterms(query["keyterms_prompt"]) if "keyterms_prompt" in query else []
         threshold = _number(query, "end_of_turn_confidence_threshold", 0, 1, 0.4)
-        _integer(query, "max_speakers", 1, 10, None)
+        max_speakers = _integer(query, "max_speakers", 1, 10, None)
         _integer(query, "interruption_delay", 0, 1000, None)
         _integer(query, "previous_context_n_turns", 0, 100, None)
-        for name in ("speaker_labels", "continuous_partials", "redact_pii", "filter_profanity"):
+        for name in ("continuous_partials", "redact_pii", "filter_profanity"):
             _flag(query, name)  # validated; accepted
         codes: list[str] = []
         prompt: str | None = None
@@ -200,6 +201,8 @@ class V3Adapter:
             prompt=prompt,
             context_turns=context_turns,
             include_partial_turns=_flag(query, "include_partial_turns", True),
+            speaker_labels=_flag(query, "speaker_labels"),
+            max_speakers=max_speakers,
         )
 
     def paid_only_message(self) -> dict[str, Any] | None:
@@ -278,7 +281,9 @@ class V3Adapter:
         if not isinstance(event, Final):
             if not stream.include_partial_turns:
                 return []
-            return [self._turn(event.words, event.stable, formatted=False)]
+            partial = self._turn(event.words, event.stable, formatted=False)
+            self._speaker(partial, None, stream)
+            return [partial]
         if not event.words:
             return []  # noise that the VAD took for speech: no turn
         count = len(event.words)
@@ -313,6 +318,7 @@ class V3Adapter:
                     "utterance": "",
                 }
             )
+            self._speaker(messages[-1], None, stream)
             return messages
         text = formatted_text(event.words)
         message: dict[str, Any] = {
@@ -326,6 +332,7 @@ class V3Adapter:
             "utterance": text,
         }
         self._language(message, event, stream)
+        self._speaker(message, event, stream)
         messages.append(message)
         self.turn_order += 1
         self.speech_started = False
@@ -339,6 +346,17 @@ class V3Adapter:
             for w, t in shown
             if t
         ]
+
+    @staticmethod
+    def _speaker(message: dict[str, Any], final: Final | None, stream: StreamOptions) -> None:
+        """speaker_label on every Turn with speaker_labels; `speaker` on final words (CONTRACT §6.8)."""
+        if not stream.speaker_labels:
+            return
+        label = (final.speaker if final is not None else None) or UNKNOWN_SPEAKER
+        message["speaker_label"] = label
+        if final is not None:
+            for word in message["words"]:
+                word["speaker"] = label
 
     @staticmethod
     def _language(message: dict[str, Any], final: Final, stream: StreamOptions) -> None:
@@ -377,6 +395,7 @@ class V3Adapter:
         }
         if final is not None and stream is not None:
             self._language(message, final, stream)
+            self._speaker(message, final, stream)
         return message
 
     def chunk_too_short(self, ms: float) -> cc.Close:
