@@ -297,3 +297,40 @@ def test_short_turns_are_unknown() -> None:
 
     speakers = StreamSpeakers()
     assert speakers.label(np.zeros(16_000 * 2, dtype=np.float32), 0, [(100, 600), (650, 900)]) == "UNKNOWN"
+
+
+PII_TEXT = "Hi, my name is John Smith and my phone number is 555-123-4567."
+
+
+@pytest.fixture(scope="module")
+def pii_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("pii")
+    proc = ServerProcess(tmp, server_env(tmp, None, LOCALSCRIBE_MOCK_TEXT=PII_TEXT)).start()
+    yield proc
+    proc.stop(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"redact_pii_policies": '["person_name", "phone_number"]'},
+         "Hi, my name is #### ##### and my phone number is ###-###-####."),
+        ({"redact_pii_policies": "person_name", "redact_pii_sub": "entity_name"},
+         "Hi, my name is [PERSON_NAME] and my phone number is 555-123-4567."),
+    ],
+)  # fmt: skip
+def test_pii_redacted_in_final_turns_only(pii_server: ServerProcess, query: dict, expected: str) -> None:
+    """The mock engine says PII_TEXT once per 5.2 s; one forced turn of 6 s holds it whole."""
+    frames = [*chunks(JFK[: 16_000 * 2 * 6], 100), TERMINATE]
+    for model in ("universal-3-6-pro", "universal-streaming-english"):
+        messages = _session(pii_server, frames, speech_model=model, redact_pii="true", format_turns="true",
+                            min_turn_silence=5000, max_turn_silence=5000, **query)  # fmt: skip
+        turns = of_type(messages, "Turn")
+        assert turns and all(t["end_of_turn"] for t in turns)  # include_partial_turns defaults to false
+        formatted = [t for t in turns if t["turn_is_formatted"]]
+        assert formatted[0]["transcript"].startswith(expected), formatted[0]["transcript"]
+        assert all("John" not in t["transcript"] and "john" not in t["transcript"] for t in turns)
+    asked = _session(pii_server, frames, speech_model="universal-3-6-pro", redact_pii="true",
+                     include_partial_turns="true", **query)  # fmt: skip
+    partials = [t for t in of_type(asked, "Turn") if not t["end_of_turn"]]
+    assert partials and any("john" in t["transcript"] for t in partials)  # as heard, when asked for

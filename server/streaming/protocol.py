@@ -43,6 +43,9 @@ class StreamOptions:
     include_partial_turns: bool = True
     speaker_labels: bool = False
     max_speakers: int | None = None
+    redact_pii: bool = False
+    redact_pii_policies: list[str] = field(default_factory=list)  # empty: all
+    redact_pii_sub: str = "hash"
 
 
 @dataclass
@@ -126,7 +129,10 @@ def parse_string_list(value: str) -> list[str] | None:
 
 
 def plain(word: str) -> str:
-    """A word as unformatted turns and partials show it: lower case, no punctuation."""
+    """A word as unformatted turns and partials show it: lower case, no punctuation (a redacted word
+    stays as redacted: `####`, `[PERSON_NAME]`)."""
+    if "#" in word or "[" in word:
+        return word.strip(".,!?;:")
     return strip_punctuation(word).lower()
 
 

@@ -27,6 +27,7 @@ from server.intelligence.stream_speakers import StreamSpeakers
 from server.languages import to_api_language, to_whisper_language
 from server.media.pcm import PcmStream
 from server.services.streams import HEARTBEAT_EVERY_S
+from server.streaming import redaction
 from server.streaming.close_codes import Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
@@ -152,8 +153,11 @@ class SessionRunner:
         return self.audio_ms / 1000
 
     async def run(self, fault: tuple[Close, float] | None = None) -> None:
+        loop = asyncio.get_running_loop()
         if self.speakers is not None:  # in the background: the first turn should not wait for the model
-            self._warm = asyncio.get_running_loop().run_in_executor(None, self.speakers.warm)
+            self._warm_speakers = loop.run_in_executor(None, self.speakers.warm)
+        if self.stream.redact_pii:
+            self._warm_pii = loop.run_in_executor(None, redaction.warm)
         tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._decode())]
         tasks.append(asyncio.create_task(self._beat()))
         if fault is not None:
@@ -282,6 +286,14 @@ class SessionRunner:
     async def _send_events(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, Final) and event.words:
+                if self.stream.redact_pii:  # before anything keeps the text (CONTRACT §6.9)
+                    event.words = await asyncio.to_thread(
+                        redaction.redact,
+                        event.words,
+                        self.stream.redact_pii_policies,
+                        self.stream.redact_pii_sub,
+                        event.language,
+                    )
                 if self.carry_context:
                     self.context.append(" ".join(w.text for w in event.words))  # finals only, never partials
                 if self.speakers is not None and event.samples is not None:

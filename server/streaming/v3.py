@@ -34,6 +34,7 @@ from server.streaming.protocol import (
     plain,
     plain_text,
 )
+from server.streaming.redaction import SUBSTITUTIONS
 
 MAX_KEYTERMS = 100
 MAX_KEYTERM_CHARS = 50
@@ -165,8 +166,14 @@ class V3Adapter:
         max_speakers = _integer(query, "max_speakers", 1, 10, None)
         _integer(query, "interruption_delay", 0, 1000, None)
         _integer(query, "previous_context_n_turns", 0, 100, None)
-        for name in ("continuous_partials", "redact_pii", "filter_profanity"):
+        for name in ("continuous_partials", "filter_profanity"):
             _flag(query, name)  # validated; accepted
+        redact_pii = _flag(query, "redact_pii")
+        raw_policies = query.get("redact_pii_policies")
+        policies = _string_list(raw_policies, "redact_pii_policies") if raw_policies else []
+        sub = query.get("redact_pii_sub") or "hash"
+        if sub not in SUBSTITUTIONS:
+            raise _invalid(f"redact_pii_sub must be one of {', '.join(SUBSTITUTIONS)}")
         codes: list[str] = []
         prompt: str | None = None
         context_turns = 3
@@ -200,9 +207,13 @@ class V3Adapter:
             language_codes=codes,
             prompt=prompt,
             context_turns=context_turns,
-            include_partial_turns=_flag(query, "include_partial_turns", True),
+            # "false when redact_pii is true, otherwise true" (CONTRACT §6.9)
+            include_partial_turns=_flag(query, "include_partial_turns", not redact_pii),
             speaker_labels=_flag(query, "speaker_labels"),
             max_speakers=max_speakers,
+            redact_pii=redact_pii,
+            redact_pii_policies=policies,
+            redact_pii_sub=sub,
         )
 
     def paid_only_message(self) -> dict[str, Any] | None:
