@@ -334,3 +334,13 @@ def test_pii_redacted_in_final_turns_only(pii_server: ServerProcess, query: dict
                      include_partial_turns="true", **query)  # fmt: skip
     partials = [t for t in of_type(asked, "Turn") if not t["end_of_turn"]]
     assert partials and any("john" in t["transcript"] for t in partials)  # as heard, when asked for
+
+
+def test_a_reason_too_long_for_the_close_frame_is_in_the_error_frame(agent_server: ServerProcess) -> None:
+    text = "{" + "x" * 200
+    with open_ws(ws_url(agent_server, V3)) as ws:
+        ws.recv(timeout=5)
+        ws.send(text)
+        messages, code, reason = drain(ws)
+    assert (code, reason) == (3006, "See Error message for details")
+    assert messages == [{"type": "Error", "error_code": 3006, "error": f"Invalid JSON: {text}"}]

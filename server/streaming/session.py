@@ -28,7 +28,7 @@ from server.languages import to_api_language, to_whisper_language
 from server.media.pcm import PcmStream
 from server.services.streams import HEARTBEAT_EVERY_S
 from server.streaming import redaction
-from server.streaming.close_codes import Close, truncate
+from server.streaming.close_codes import V3_SEE_ERROR_MESSAGE, Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
 log = logging.getLogger(__name__)
@@ -328,6 +328,9 @@ async def close(ws: WebSocket, how: Close, adapter: Adapter | None = None) -> No
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
         error = adapter.error_message(how) if adapter is not None else None
+        reason = truncate(how.reason)
         if error is not None:
             await ws.send_json(error)
-        await ws.close(code=how.code, reason=truncate(how.reason))
+            if reason != how.reason:
+                reason = V3_SEE_ERROR_MESSAGE
+        await ws.close(code=how.code, reason=reason)
