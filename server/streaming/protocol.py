@@ -40,6 +40,7 @@ class StreamOptions:
     language_codes: list[str] = field(default_factory=list)  # steer (U3P): one = decode in it
     prompt: str | None = None  # U3P custom prompt
     context_turns: int = 3  # finals and agent_context values carried into the next decodes
+    context_chars: int = 200  # ...their last characters (U3P: ~1500, CONTRACT §6.6)
     include_partial_turns: bool = True
     speaker_labels: bool = False
     max_speakers: int | None = None

@@ -32,7 +32,6 @@ from server.streaming.close_codes import V3_SEE_ERROR_MESSAGE, Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
 log = logging.getLogger(__name__)
-CONTEXT_CHARS = 1500  # carried context given to the decoder (CONTRACT §6.6: ~1500 chars)
 
 
 class Decoder:
@@ -54,7 +53,7 @@ class Decoder:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
         # language_codes steer (U3P): one code = decode in it; several = detect among them; none = detect
         codes = [c for c in (to_whisper_language(code) for code in stream.language_codes) if c]
-        language = ("en" if not stream.multilingual else codes[0] if len(codes) == 1 else None)
+        language = "en" if not stream.multilingual else codes[0] if len(codes) == 1 else None
         # the custom prompt, then what was said before (finals, agent replies): names and spelling carry over
         prompt = " ".join(p for p in (stream.prompt, context) if p)
         return TranscribeOptions(
@@ -281,7 +280,7 @@ class SessionRunner:
             await self.wake.wait()
 
     def _prompt_context(self) -> str:
-        return " ".join(self.context)[-CONTEXT_CHARS:] if self.carry_context else ""
+        return " ".join(self.context)[-self.stream.context_chars :] if self.carry_context else ""
 
     async def _send_events(self, events: list[Event]) -> None:
         for event in events:

@@ -42,6 +42,7 @@ MAX_PROMPT_CHARS = 1750  # prompt and agent_context (CONTRACT §6.1 CHOICE)
 MAX_LANGUAGE_CODES = 10
 API_VERSION = "2025-05-12"
 UNKNOWN_SPEAKER = "UNKNOWN"  # a turn too short to attribute (CONTRACT §6.8)
+U3_PRO_CONTEXT_CHARS = 1500  # carried context, ~1500 chars (CONTRACT §6.6)
 # `mode` presets: min_turn_silence, max_turn_silence, interruption_delay (CONTRACT §6.6)
 MODES: dict[str, tuple[int, int, int]] = {
     "min_latency": (128, 640, 0),
@@ -207,6 +208,7 @@ class V3Adapter:
             language_codes=codes,
             prompt=prompt,
             context_turns=context_turns,
+            context_chars=U3_PRO_CONTEXT_CHARS if pro else 200,
             # "false when redact_pii is true, otherwise true" (CONTRACT §6.9)
             include_partial_turns=_flag(query, "include_partial_turns", not redact_pii),
             speaker_labels=_flag(query, "speaker_labels"),
