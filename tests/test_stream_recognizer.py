@@ -92,3 +92,36 @@ def test_silence_alone_never_opens_an_utterance() -> None:
     recognizer = StreamRecognizer(TurnConfig())
     assert run(recognizer, np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
     assert not recognizer.has_speech
+
+
+def test_a_turn_that_reached_max_silence_ends_there_even_if_decoding_lags() -> None:
+    """All audio arrives before the first poll (a decoder far behind on a busy machine): the pause between
+    the two utterances still ends the first turn, and the second is a turn of its own."""
+    config = TurnConfig(min_silence_ms=100, max_silence_ms=100)
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    audio = with_silence(np.concatenate([JFK[: 3 * SAMPLE_RATE], gap, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]]))
+    recognizer = StreamRecognizer(config)
+    recognizer.feed(audio)  # everything first, then decode as fast as we can
+    events: list = []
+    for _ in range(100):
+        ready, request = recognizer.poll()
+        events += ready
+        if request is None and not ready:
+            break
+        if request is not None:
+            options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+            events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+    recognizer.force_end()
+    for _ in range(10):  # the end of the stream
+        ready, request = recognizer.poll()
+        events += ready
+        if request is None:
+            break
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+    finals = [e for e in events if isinstance(e, Final)]
+    spans = [(f.words[0].start, f.words[-1].end) for f in finals if f.words]
+    assert len(spans) >= 3, spans  # jfk's own pauses and the inserted second, as if decoded live
+    starts = [w.start for f in finals for w in f.words]
+    assert starts == sorted(set(starts))  # no word twice
+    assert any(a < 3_000 < b or b <= 3_000 for a, b in spans) and spans[-1][1] > 4_500, spans
