@@ -99,7 +99,8 @@ def test_a_turn_that_reached_max_silence_ends_there_even_if_decoding_lags() -> N
     the two utterances still ends the first turn, and the second is a turn of its own."""
     config = TurnConfig(min_silence_ms=100, max_silence_ms=100)
     gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    audio = with_silence(np.concatenate([JFK[: 3 * SAMPLE_RATE], gap, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]]))
+    first, second = JFK[: 3 * SAMPLE_RATE], JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]
+    audio = with_silence(np.concatenate([first, gap, second]))
     recognizer = StreamRecognizer(config)
     recognizer.feed(audio)  # everything first, then decode as fast as we can
     events: list = []

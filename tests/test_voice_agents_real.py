@@ -23,7 +23,9 @@ pytestmark = pytest.mark.real
 MODELS = Path(__file__).resolve().parents[1] / "models"
 MANIFEST = {m["file"]: m for m in json.loads((AUDIO / "manifest.json").read_text())}
 GERMAN = "de_thorsten_1386ecbb98a8f46dd0b0eb75d68ee0d0.wav"
-TAIL = bytes(16_000 * 2)  # 1 s of silence after the speech, as a live microphone would send
+# 3 s of silence after the speech, as a live microphone would send: LiveKit stops reading 5 s after its
+# Terminate, so the last turn should end (by silence) before that
+TAIL = bytes(16_000 * 2 * 3)
 
 
 def words(text: str) -> list[str]:
@@ -55,6 +57,7 @@ def real_server(start_server: StartServer) -> ServerProcess:
 @pytest.mark.parametrize(("clip", "language"), [("jfk.flac", "en"), (GERMAN, "de")])
 def test_livekit_defaults_on_real_speech(real_server: ServerProcess, clip: str, language: str) -> None:
     run = livekit_stream(real_server.url.replace("http://", "ws://"), API_KEY, pcm16(AUDIO / clip) + TAIL)
+    assert run.messages[0]["type"] == "Begin" and run.messages[-1]["type"] == "Termination"
     ends = assert_u3_pro_sequence(run.messages[1:-1], language=language)
     finals = run.finals()
     assert [f.text for f in finals] == [e["transcript"] for e in ends]  # one FINAL per turn

@@ -307,7 +307,10 @@ class V3Adapter:
         return messages
 
     def _render_u3_pro(self, event: Event, stream: StreamOptions) -> list[dict[str, Any]]:
-        """SpeechStarted once, before the turn's first Turn; partials; one formatted end of turn (§6.6)."""
+        """SpeechStarted once, before the turn's first Turn; partials; one formatted end of turn (§6.6).
+
+        A final without words (what the partials heard was not speech after all) ends nothing: the turn
+        stays open, its SpeechStarted already sent, and the next final closes it."""
         if not event.words:
             return []
         messages: list[dict[str, Any]] = []
