@@ -126,3 +126,22 @@ def test_a_turn_that_reached_max_silence_ends_there_even_if_decoding_lags() -> N
     starts = [w.start for f in finals for w in f.words]
     assert starts == sorted(set(starts))  # no word twice
     assert any(a < 3_000 < b or b <= 3_000 for a, b in spans) and spans[-1][1] > 4_500, spans
+
+
+def test_a_terminate_behind_a_lagging_decoder_keeps_the_turns_apart() -> None:
+    """Terminate arrives before any decode (no silence at the end): each pause still ends a turn."""
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    recognizer.feed(np.concatenate([JFK[: 3 * SAMPLE_RATE], gap, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]]))
+    recognizer.force_end()
+    events: list = []
+    for _ in range(100):
+        ready, request = recognizer.poll()
+        events += ready
+        if request is None and not ready:
+            break
+        if request is not None:
+            options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+            events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+    finals = [e for e in events if isinstance(e, Final) and e.words]
+    assert len(finals) >= 3 and not recognizer.has_speech  # all of it ended, in several turns

@@ -183,7 +183,7 @@ class StreamRecognizer:
                 self._reset()  # a blip, not speech
             return [], None
         ended = next((e for e in self._ends if e > utt.start), None)
-        if ended is not None and utt.speech_end > ended and not self._forced:
+        if ended is not None and utt.speech_end > ended:
             return self._end_lagged(utt, ended)
         silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
         ready = utt.candidate is not None and utt.candidate[0] == utt.speech_end
@@ -244,8 +244,9 @@ class StreamRecognizer:
         lags on a busy machine): the turn is still over there. Send the final of the audio up to there
         (decoding it first if needed); what was said since starts the next turn."""
         if utt.candidate is not None and utt.candidate[0] == ended:
-            final = utt.candidate[1]
+            final, forced = utt.candidate[1], self._forced
             self._reset(keep_from=ended + _samples(min(TAIL_MS, self.config.max_silence_ms)))
+            self._forced = forced  # a ForceEndpoint / Terminate still applies to the turn that follows
             return [final], None
         if self._inflight:
             return [], None
