@@ -63,7 +63,7 @@ def test_livekit_defaults_on_real_speech(real_server: ServerProcess, clip: str, 
     assert [f.text for f in finals] == [e["transcript"] for e in ends]  # one FINAL per turn
     assert all(str(f.language).startswith(language) for f in finals)
     text = " ".join(f.text for f in finals)
-    assert wer(MANIFEST[clip]["reference"], text) <= 0.25, text
+    assert wer(MANIFEST[clip]["reference"], text) <= 0.3, text  # 100 ms turns: each decoded alone
 
 
 def test_pipecat_assemblyai_turns_on_german(real_server: ServerProcess) -> None:
