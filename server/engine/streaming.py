@@ -133,7 +133,6 @@ class StreamRecognizer:
         self._inflight = False
         self._generation = 0
         self._forced = False
-        self._ends: list[int] = []  # speech ends after which the VAD heard max_silence_ms of silence
 
     # --- input ---------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
@@ -146,10 +145,6 @@ class StreamRecognizer:
             self._vad_samples = end
             self._in_speech = prob >= on or (self._in_speech and prob >= off)
             if not self._in_speech:
-                utt = self._utt
-                ended = utt is not None and end - utt.speech_end >= _samples(self.config.max_silence_ms)
-                if utt is not None and ended and (not self._ends or self._ends[-1] != utt.speech_end):
-                    self._ends.append(utt.speech_end)
                 continue
             if self._utt is None:
                 self._utt = _Utterance(start=start, speech_end=end, onset_prob=float(prob))
@@ -182,9 +177,6 @@ class StreamRecognizer:
             if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
                 self._reset()  # a blip, not speech
             return [], None
-        ended = next((e for e in self._ends if e > utt.start), None)
-        if ended is not None and utt.speech_end > ended:
-            return self._end_lagged(utt, ended)
         silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
         ready = utt.candidate is not None and utt.candidate[0] == utt.speech_end
         if ready and utt.candidate is not None:
@@ -239,19 +231,6 @@ class StreamRecognizer:
             return []
         return self._agree(utt, found)
 
-    def _end_lagged(self, utt: _Utterance, ended: int) -> tuple[list[Event], DecodeRequest | None]:
-        """A silence reached max_silence_ms after `ended`, but speech resumed before we looked (the decoder
-        lags on a busy machine): the turn is still over there. Send the final of the audio up to there
-        (decoding it first if needed); what was said since starts the next turn."""
-        if utt.candidate is not None and utt.candidate[0] == ended:
-            final, forced = utt.candidate[1], self._forced
-            self._reset(keep_from=ended + _samples(min(TAIL_MS, self.config.max_silence_ms)))
-            self._forced = forced  # a ForceEndpoint / Terminate still applies to the turn that follows
-            return [final], None
-        if self._inflight:
-            return [], None
-        return [], self._request(final=True, speech_end=ended)
-
     # --- helpers -------------------------------------------------------------------------------------
     def _agree(self, utt: _Utterance, hypothesis: list[StreamWord]) -> list[Event]:
         """LocalAgreement-2: extend the stable prefix by what this decode and the previous one share."""
@@ -268,19 +247,18 @@ class StreamRecognizer:
         utt.shown = shown
         return [Partial(words, len(utt.committed), utt.onset)]
 
-    def _request(self, *, final: bool, forced: bool = False, speech_end: int | None = None) -> DecodeRequest:
+    def _request(self, *, final: bool, forced: bool = False) -> DecodeRequest:
         utt = self._utt
         assert utt is not None
-        speech_end = utt.speech_end if speech_end is None else speech_end
         start = max(self._base, utt.start - _samples(PREROLL_MS))
-        end = self.total if (forced or not final) else min(self.total, speech_end + _samples(TAIL_MS))
+        end = self.total if (forced or not final) else min(self.total, utt.speech_end + _samples(TAIL_MS))
         self._inflight = True
         return DecodeRequest(
             samples=self._audio[start - self._base : end - self._base],
             offset_ms=int(start * 1000 / SAMPLE_RATE),
             final=final,
             forced=forced,
-            speech_end=speech_end if not forced else end,
+            speech_end=utt.speech_end if not forced else end,
             generation=self._generation,
         )
 
@@ -290,7 +268,6 @@ class StreamRecognizer:
         self._generation += 1
         self._forced = False
         utt = self._utt
-        self._ends = [e for e in self._ends if keep_from is not None and e > keep_from]
         if keep_from is not None and utt is not None and utt.speech_end > keep_from:
             self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end, onset_prob=utt.onset_prob)
             self._utt.speech_samples = min(utt.speech_samples, utt.speech_end - keep_from)
