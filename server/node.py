@@ -32,7 +32,9 @@ class Node:
             self.pool.start()
         # Load models in the background so the first job or stream does not pay for them.
         models = [self.settings.model] if self.pool is not None else []
-        models += [self.settings.stream_model] if self.streams else []
+        # streams: the English model and the multilingual one behind Universal-3 Pro (the frameworks' default)
+        if self.streams:
+            models += [self.settings.stream_model, self.settings.stream_model_multilingual]
         threading.Thread(target=self._warm_up, args=(models,), name="warm-up", daemon=True).start()
         threading.Thread(target=self._sweep_files, name="sweeper", daemon=True).start()
 

@@ -31,7 +31,7 @@ def run(recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, fo
             if request is None:
                 break
             options = TranscribeOptions(offset_s=request.offset_ms / 1000)
-            events += recognizer.complete(request, ENGINE.transcribe(request.samples, options).words)
+            events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
     return events
 
 
@@ -92,3 +92,4 @@ def test_silence_alone_never_opens_an_utterance() -> None:
     recognizer = StreamRecognizer(TurnConfig())
     assert run(recognizer, np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
     assert not recognizer.has_speech
+

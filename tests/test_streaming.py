@@ -284,7 +284,9 @@ def test_concurrent_admission_never_exceeds_the_limit(stream_server: ServerProce
             with lock:
                 stack.enter_context(ws)
             try:
-                outcome = json.loads(ws.recv(timeout=10))["type"]
+                first = json.loads(ws.recv(timeout=10))
+                # a refusal comes as an Error frame with the close code, then the close (CONTRACT §6.3)
+                outcome = str(first["error_code"]) if first["type"] == "Error" else first["type"]
             except ConnectionClosed:
                 outcome = str(ws.close_code)
             with lock:

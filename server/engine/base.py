@@ -39,6 +39,7 @@ class WindowOf:
 class TranscribeOptions:
     model: str | None = None  # local model name/path; None: the engine's default
     language: str | None = None  # None: detect
+    language_candidates: list[str] = field(default_factory=list)  # detect among these only (empty: any)
     hotwords: list[str] = field(default_factory=list)  # word_boost / keyterms_prompt
     prompt: str | None = None
     multilingual: bool = False

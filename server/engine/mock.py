@@ -96,7 +96,7 @@ class MockEngine:
             ]
         return EngineResult(
             words=words,
-            language=options.language or "en",
+            language=options.language or (options.language_candidates or ["en"])[0],
             language_confidence=None if options.language else 0.99,
         )
 

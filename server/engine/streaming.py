@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from server.engine.base import SAMPLE_RATE, EngineWord
+from server.engine.base import SAMPLE_RATE, EngineResult
 from server.engine.vad import FRAME, StreamingVad
 
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
@@ -52,17 +52,31 @@ class TurnConfig:
 
 
 @dataclass
+class Onset:
+    """Where the utterance's speech began (ms from the session's first sample) and the VAD's probability
+    there: v3 Universal-3 Pro reports it as SpeechStarted (CONTRACT §6.6)."""
+
+    ms: int
+    confidence: float
+
+
+@dataclass
 class Partial:
     words: list[StreamWord]
     stable: int  # the first `stable` words are confirmed and will not change until the final
+    onset: Onset = field(default_factory=lambda: Onset(0, 0.0))
 
 
 @dataclass
 class Final:
     words: list[StreamWord]
     end_of_turn_confidence: float
-    language: str | None = None  # set by the caller from the engine's result, for language detection
-    language_confidence: float | None = None
+    language: str | None = None  # what the engine decoded in (detected, or the one it was told)
+    language_confidence: float | None = None  # None: the language was given, not detected
+    onset: Onset = field(default_factory=lambda: Onset(0, 0.0))
+    samples: np.ndarray | None = None  # the turn's audio, from `offset_ms` of the session (speaker labels)
+    offset_ms: int = 0
+    speaker: str | None = None  # set by the session when speaker labels are on
 
 
 Event = Partial | Final
@@ -83,10 +97,15 @@ class _Utterance:
     start: int  # first speech sample (absolute)
     speech_end: int
     speech_samples: int = 0
+    onset_prob: float = 0.0
     committed: list[StreamWord] = field(default_factory=list)
     previous: list[StreamWord] = field(default_factory=list)
     shown: tuple[str, ...] = ()
-    candidate: tuple[int, list[StreamWord], float] | None = None  # (speech_end it covers, words, confidence)
+    candidate: tuple[int, Final] | None = None  # (speech_end it covers, the final it would be)
+
+    @property
+    def onset(self) -> Onset:
+        return Onset(int(self.start * 1000 / SAMPLE_RATE), round(self.onset_prob, 4))
 
 
 def _key(text: str) -> str:
@@ -128,7 +147,7 @@ class StreamRecognizer:
             if not self._in_speech:
                 continue
             if self._utt is None:
-                self._utt = _Utterance(start=start, speech_end=end)
+                self._utt = _Utterance(start=start, speech_end=end, onset_prob=float(prob))
                 self._last_partial_at = start
             self._utt.speech_end = end
             self._utt.speech_samples += FRAME
@@ -161,15 +180,13 @@ class StreamRecognizer:
         silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
         ready = utt.candidate is not None and utt.candidate[0] == utt.speech_end
         if ready and utt.candidate is not None:
-            _, words, confidence = utt.candidate
+            final = utt.candidate[1]
             cfg = self.config
-            if (
-                self._forced
-                or silence_ms >= cfg.max_silence_ms
-                or (confidence > cfg.confidence_threshold and silence_ms >= cfg.min_silence_ms)
-            ):
+            confident = final.end_of_turn_confidence > cfg.confidence_threshold
+            enough = silence_ms >= cfg.max_silence_ms or (confident and silence_ms >= cfg.min_silence_ms)
+            if self._forced or enough:
                 self._reset()
-                return [Final(words, confidence)], None
+                return [final], None
         if self._inflight:
             return [], None
         too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
@@ -181,8 +198,8 @@ class StreamRecognizer:
             return [], self._request(final=False)
         return [], None
 
-    def complete(self, request: DecodeRequest, words: list[EngineWord]) -> list[Event]:
-        """The engine's words for `request` (seconds from the request's first sample)."""
+    def complete(self, request: DecodeRequest, result: EngineResult) -> list[Event]:
+        """The engine's result for `request` (word times in seconds from the request's first sample)."""
         self._inflight = False
         utt = self._utt
         if utt is None or request.generation != self._generation:
@@ -194,15 +211,23 @@ class StreamRecognizer:
                 request.offset_ms + int(round(w.end * 1000)),
                 round(w.confidence, 4),
             )
-            for w in words
+            for w in result.words
             if w.text.strip()
         ]
         if request.final:
-            confidence = end_confidence(found)
+            final = Final(
+                found,
+                end_confidence(found),
+                language=result.language,
+                language_confidence=result.language_confidence,
+                onset=utt.onset,
+                samples=request.samples,
+                offset_ms=request.offset_ms,
+            )
             if request.forced:
                 self._reset(keep_from=request.speech_end)  # speech that arrived during the decode goes on
-                return [Final(found, confidence)]
-            utt.candidate = (request.speech_end, found, confidence)
+                return [final]
+            utt.candidate = (request.speech_end, final)
             return []
         return self._agree(utt, found)
 
@@ -220,7 +245,7 @@ class StreamRecognizer:
         if not words or shown == utt.shown:
             return []
         utt.shown = shown
-        return [Partial(words, len(utt.committed))]
+        return [Partial(words, len(utt.committed), utt.onset)]
 
     def _request(self, *, final: bool, forced: bool = False) -> DecodeRequest:
         utt = self._utt
@@ -244,7 +269,7 @@ class StreamRecognizer:
         self._forced = False
         utt = self._utt
         if keep_from is not None and utt is not None and utt.speech_end > keep_from:
-            self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end)
+            self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end, onset_prob=utt.onset_prob)
             self._utt.speech_samples = min(utt.speech_samples, utt.speech_end - keep_from)
             self._last_partial_at = keep_from
             self._trim(keep_from)

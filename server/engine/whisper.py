@@ -133,7 +133,8 @@ class WhisperEngine:
     ) -> EngineResult:
         whisper = self.load(options.model)
         duration = len(samples) / SAMPLE_RATE
-        if options.short_context and options.language and duration <= SHORT_CONTEXT_MAX_S:
+        short_ok = options.language is not None or whisper.model.is_multilingual
+        if options.short_context and short_ok and duration <= SHORT_CONTEXT_MAX_S:
             return self._transcribe_short(whisper, samples, options)
         try:
             segments, info = whisper.transcribe(
@@ -173,7 +174,6 @@ class WhisperEngine:
         loop on its last words), then greedy or beam search and word alignment, as faster-whisper does."""
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
-        tokenizer = _tokenizer(whisper, options.language)
         features = whisper.feature_extractor(samples)[:, :-1]
         content = features.shape[1]
         rounded = -(-(content + SHORT_CONTEXT_MIN_FRAMES) // 500) * 500  # ceil to 5 s steps
@@ -181,6 +181,10 @@ class WhisperEngine:
         padded = np.zeros((features.shape[0], frames), dtype=np.float32)
         padded[:, :content] = features[:, :frames]
         encoded = whisper.encode(padded)
+        language, probability = options.language, None
+        if language is None:  # a multilingual model: detect on the same encoding, no second pass
+            language, probability = _detect(whisper, encoded, options.language_candidates)
+        tokenizer = _tokenizer(whisper, language)
         hotwords = " ".join(options.hotwords) or None
         contexts = [tokenizer.encode(" " + options.prompt.strip()), []] if options.prompt else [[]]
         try:
@@ -210,7 +214,20 @@ class WhisperEngine:
             for w in alignment
             if w["word"].strip()
         ]
-        return EngineResult(words=words, language=options.language or "en")
+        return EngineResult(words=words, language=language or "en", language_confidence=probability)
+
+
+def _detect(whisper, encoded, candidates: list[str]) -> tuple[str, float]:  # noqa: ANN001
+    """The most likely language of an encoded window, among `candidates` when given (renormalised)."""
+    scores = {token[2:-2]: float(p) for token, p in whisper.model.detect_language(encoded)[0]}
+    if candidates:
+        allowed = {c: scores.get(c, 0.0) for c in candidates}
+        total = sum(allowed.values())
+        if total > 0:
+            best = max(allowed, key=lambda c: allowed[c])
+            return best, allowed[best] / total
+    best = max(scores, key=lambda c: scores[c])
+    return best, scores[best]
 
 
 SHORT_CONTEXT_MAX_S = 20.0

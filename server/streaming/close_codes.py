@@ -63,6 +63,8 @@ V3_TOO_MANY_STREAMS = Close(3009, "Unauthorized Connection: Too many concurrent 
 V3_CHUNK_MS = (50, 1000)
 
 MAX_REASON_BYTES = 123
+# v3: a reason that does not fit is in the Error frame before the close (CONTRACT §6.3)
+V3_SEE_ERROR_MESSAGE = "See Error message for details"
 
 
 def truncate(reason: str) -> str:

@@ -62,17 +62,16 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
     await ws.accept()
     try:
         caller = await _admit(ws, adapter)
-        stream = adapter.parse_query(ws.query_params)
-        stream.turn.partial_interval_ms = settings.stream_partial_interval_ms
+        stream = adapter.parse_query(ws.query_params, settings.stream_partial_interval_ms)
         session_id, fault = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers))
     except Refused as refused:
-        await close(ws, refused.close)
+        await close(ws, refused.close, adapter)
         return
     except streams.TooManyStreams:
-        await close(ws, adapter.too_many_streams)
+        await close(ws, adapter.too_many_streams, adapter)
         return
     except streams.TokenSpent:
-        await close(ws, adapter.invalid_auth)
+        await close(ws, adapter.invalid_auth, adapter)
         return
 
     max_session_s = min(settings.stream_max_session_s, caller.max_session_s or settings.stream_max_session_s)
@@ -88,7 +87,7 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
     )
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
-        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s))
+        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
         await runner.run(fault=fault)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send

@@ -22,7 +22,7 @@ class Refused(Exception):
 
 @dataclass
 class StreamOptions:
-    """A protocol's query string, parsed into what the session needs."""
+    """A protocol's query string, parsed into everything the session needs (complete when built)."""
 
     sample_rate: int
     encoding: str
@@ -30,6 +30,23 @@ class StreamOptions:
     hotwords: list[str] = field(default_factory=list)
     multilingual: bool = False
     inactivity_timeout_s: float | None = None  # v3: a graceful end after this long without audio
+    session_information: bool = False  # v2: SessionInformation before SessionTerminated
+    # v3 (CONTRACT §6.1)
+    model: str = ""  # the API's name, as Begin echoes it
+    universal_3_pro: bool = False  # the U3P sequence (§6.6): SpeechStarted, one formatted end of turn
+    mode: str | None = None
+    format_turns: bool = False
+    language_detection: bool = False
+    language_codes: list[str] = field(default_factory=list)  # steer (U3P): one = decode in it
+    prompt: str | None = None  # U3P custom prompt
+    context_turns: int = 3  # finals and agent_context values carried into the next decodes
+    context_chars: int = 200  # ...their last characters (U3P: ~1500, CONTRACT §6.6)
+    include_partial_turns: bool = True
+    speaker_labels: bool = False
+    max_speakers: int | None = None
+    redact_pii: bool = False
+    redact_pii_policies: list[str] = field(default_factory=list)  # empty: all
+    redact_pii_sub: str = "hash"
 
 
 @dataclass
@@ -40,7 +57,9 @@ class Control:
     force_end: bool = False
     terminate: bool = False
     turn_update: dict[str, Any] | None = None  # TurnConfig fields to change
+    stream_update: dict[str, Any] | None = None  # StreamOptions fields to change (v3 UpdateConfiguration)
     hotwords: list[str] | None = None
+    agent_context: str | None = None  # the agent's last reply: carried into the next turn's prompt
 
 
 class Adapter(Protocol):
@@ -52,17 +71,21 @@ class Adapter(Protocol):
     too_many_streams: Close
     expired: Close
     server_error: Close
-    idle: Close | None  # None: idle sessions end gracefully (v3 inactivity_timeout)
+    idle: Close | None  # v2: the close for an idle session
+    is_v3: bool  # v3: idle sessions end gracefully (inactivity_timeout), any message is activity
 
-    def parse_query(self, query: Mapping[str, str]) -> StreamOptions: ...
+    def parse_query(self, query: Mapping[str, str], partial_interval_ms: int) -> StreamOptions: ...
     def paid_only_message(self) -> dict[str, Any] | None: ...
-    def begin(self, session_id: str, expires_at: float) -> dict[str, Any]: ...
+    def begin(self, session_id: str, expires_at: float, stream: StreamOptions) -> dict[str, Any]: ...
     def parse_message(self, text: str) -> Control: ...
-    def render(self, event: Event) -> list[dict[str, Any]]: ...
+    def render(self, event: Event, stream: StreamOptions) -> list[dict[str, Any]]: ...
+    def error_message(self, close: Close) -> dict[str, Any] | None: ...
     def chunk_too_short(self, ms: float) -> Close: ...
     def chunk_too_long(self, ms: float) -> Close: ...
     def too_fast(self, audio_s: float, wall_s: float) -> Close: ...
-    def termination(self, audio_s: float, session_s: float) -> list[dict[str, Any]]: ...
+    def termination(
+        self, audio_s: float, session_s: float, stream: StreamOptions
+    ) -> list[dict[str, Any]]: ...
 
 
 def parse_bool(value: str | None, default: bool = False) -> bool | None:
@@ -107,7 +130,10 @@ def parse_string_list(value: str) -> list[str] | None:
 
 
 def plain(word: str) -> str:
-    """A word as unformatted turns and partials show it: lower case, no punctuation."""
+    """A word as unformatted turns and partials show it: lower case, no punctuation (a redacted word
+    stays as redacted: `####`, `[PERSON_NAME]`)."""
+    if "#" in word or "[" in word:
+        return word.strip(".,!?;:")
     return strip_punctuation(word).lower()
 
 

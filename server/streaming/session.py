@@ -14,6 +14,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,13 +25,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from server.config import Settings
 from server.engine.base import AudioSource, Engine, EngineResult, TranscribeOptions
 from server.engine.streaming import DecodeRequest, Event, Final, StreamRecognizer
+from server.intelligence.stream_speakers import StreamSpeakers
+from server.languages import to_api_language, to_whisper_language
 from server.media.pcm import PcmStream
 from server.services.streams import HEARTBEAT_EVERY_S
-from server.streaming.close_codes import Close, truncate
+from server.streaming import redaction
+from server.streaming.close_codes import V3_SEE_ERROR_MESSAGE, Close, truncate
 from server.streaming.protocol import Adapter, Refused, StreamOptions
 
 log = logging.getLogger(__name__)
-CONTEXT_CHARS = 200
 
 
 class Decoder:
@@ -50,25 +53,35 @@ class Decoder:
 
     def options(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> TranscribeOptions:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
+        # language_codes steer (U3P): one code = decode in it; several = detect among them; none = detect
+        codes = [c for c in (to_whisper_language(code) for code in stream.language_codes) if c]
+        language = "en" if not stream.multilingual else codes[0] if len(codes) == 1 else None
+        # the custom prompt, then what was said before (finals, agent replies): names and spelling carry over
+        prompt = " ".join(p for p in (stream.prompt, context) if p)
         return TranscribeOptions(
             model=model,
-            language=None if stream.multilingual else "en",
+            language=language,
+            language_candidates=codes if language is None else [],
             hotwords=stream.hotwords,
-            prompt=context or None,  # what was said before: whisper keeps names and spelling consistent
+            prompt=prompt or None,
             beam_size=None if request.final else self.settings.stream_beam_size,
             temperature=0.0,  # no fallback re-decodes: a live stream cannot wait for them
             offset_s=request.offset_ms / 1000,
             short_context=not request.final or self.settings.stream_short_context_finals,
         )
 
-    async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = ""):  # -> EngineResult
+    async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> EngineResult:
         options = self.options(request, stream, context)
         await self._acquire(0 if request.final else 1)
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, self.engine.transcribe, request.samples, options)
+            result = await loop.run_in_executor(
+                self.executor, self.engine.transcribe, request.samples, options
+            )
         finally:
             self._release()
+        result.language = to_api_language(result.language)
+        return result
 
     async def transcribe(
         self, samples: np.ndarray, options: TranscribeOptions, source: AudioSource | None = None
@@ -132,7 +145,7 @@ class SessionRunner:
         self.pcm = PcmStream(stream.encoding, stream.sample_rate)
         self.max_session_s = max_session_s
         # v2 closes sessions without audio (4031); v3 ends them gracefully, only if the client asked
-        self.idle_timeout_s = idle_timeout_s if adapter.idle is not None else stream.inactivity_timeout_s
+        self.idle_timeout_s = stream.inactivity_timeout_s if adapter.is_v3 else idle_timeout_s
         self.max_lead_s = max_lead_s
         self.heartbeat = heartbeat
         self.started = time.monotonic()
@@ -142,13 +155,21 @@ class SessionRunner:
         self.short_chunk_ms: float | None = None  # a short chunk is fine only as the last one
         self.wake = asyncio.Event()
         self.terminating = False
-        self.context = ""  # the last finals' text, the prompt of the next decodes
+        # the last finals and agent replies, the prompt of the next decodes (CONTRACT §6.6 carried context)
+        self.context: deque[str] = deque(maxlen=stream.context_turns or None)
+        self.carry_context = stream.context_turns > 0
+        self.speakers = StreamSpeakers(stream.max_speakers) if stream.speaker_labels else None
 
     @property
     def audio_s(self) -> float:
         return self.audio_ms / 1000
 
     async def run(self, fault: tuple[Close, float] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        if self.speakers is not None:  # in the background: the first turn should not wait for the model
+            self._warm_speakers = loop.run_in_executor(None, self.speakers.warm)
+        if self.stream.redact_pii:
+            self._warm_pii = loop.run_in_executor(None, redaction.warm)
         tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._decode())]
         tasks.append(asyncio.create_task(self._beat()))
         if fault is not None:
@@ -172,7 +193,7 @@ class SessionRunner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         if outcome is not None:
-            await close(self.ws, outcome)
+            await close(self.ws, outcome, self.adapter)
 
     # --- reader --------------------------------------------------------------------------------------
     async def _read(self) -> None:
@@ -188,15 +209,20 @@ class SessionRunner:
                 control = self.adapter.parse_message(text)
             except Refused as refused:
                 raise _Closed(refused.close) from None
-            if self.adapter.idle is None:
+            if self.adapter.is_v3:
                 self.last_activity = time.monotonic()  # v3: any message, KeepAlive included, is activity
             if control.audio is not None:
                 self._audio(control.audio)
             if control.turn_update:
                 for name, value in control.turn_update.items():
                     setattr(self.stream.turn, name, value)
+            if control.stream_update:
+                for name, value in control.stream_update.items():
+                    setattr(self.stream, name, value)
             if control.hotwords is not None:
                 self.stream.hotwords = control.hotwords
+            if control.agent_context and self.carry_context:
+                self.context.append(control.agent_context)
             if control.force_end:
                 self.recognizer.force_end()
                 self.wake.set()
@@ -204,7 +230,11 @@ class SessionRunner:
                 self.terminating = True
                 self.recognizer.force_end()
                 self.wake.set()
-        await asyncio.Event().wait()  # after Terminate, the decoder decides when the session ends
+        # after Terminate the decoder decides when the session ends; a client that leaves ends it at once
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise _Closed(None)
 
     async def _receive(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -216,7 +246,7 @@ class SessionRunner:
         except asyncio.TimeoutError:
             if idle_in is None or expires_in <= idle_in:
                 raise _Closed(self.adapter.expired) from None
-            if self.adapter.idle is not None:
+            if not self.adapter.is_v3 and self.adapter.idle is not None:
                 raise _Closed(self.adapter.idle) from None
             self.terminating = True  # v3 inactivity_timeout: end the session gracefully
             self.recognizer.force_end()
@@ -251,32 +281,44 @@ class SessionRunner:
     # --- decoder -------------------------------------------------------------------------------------
     async def _decode(self) -> None:
         while True:
+            self.wake.clear()  # before polling: audio or a Terminate that comes while we send wakes us
             events, request = self.recognizer.poll()
             await self._send_events(events)
             if request is not None:
-                result = await self.decoder.run(request, self.stream, self.context)
-                events = self.recognizer.complete(request, result.words)
-                for event in events:
-                    if isinstance(event, Final):
-                        event.language = result.language
-                        event.language_confidence = result.language_confidence
-                        said = " ".join(w.text for w in event.words)
-                        self.context = f"{self.context} {said}".strip()[-CONTEXT_CHARS:]
-                await self._send_events(events)
+                result = await self.decoder.run(request, self.stream, self._prompt_context())
+                await self._send_events(self.recognizer.complete(request, result))
                 continue
             if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
                 return
-            self.wake.clear()
             await self.wake.wait()
+
+    def _prompt_context(self) -> str:
+        return " ".join(self.context)[-self.stream.context_chars :] if self.carry_context else ""
 
     async def _send_events(self, events: list[Event]) -> None:
         for event in events:
-            for message in self.adapter.render(event):
+            if isinstance(event, Final) and event.words:
+                if self.stream.redact_pii:  # before anything keeps the text (CONTRACT §6.9)
+                    event.words = await asyncio.to_thread(
+                        redaction.redact,
+                        event.words,
+                        self.stream.redact_pii_policies,
+                        self.stream.redact_pii_sub,
+                        event.language,
+                    )
+                if self.carry_context:
+                    self.context.append(" ".join(w.text for w in event.words))  # finals only, never partials
+                if self.speakers is not None and event.samples is not None:
+                    spans = [(w.start, w.end) for w in event.words]
+                    event.speaker = await asyncio.to_thread(
+                        self.speakers.label, event.samples, event.offset_ms, spans
+                    )
+            for message in self.adapter.render(event, self.stream):
                 await self.ws.send_json(message)
 
     async def _terminate(self) -> Close:
         session_s = time.monotonic() - self.started
-        for message in self.adapter.termination(self.audio_s, session_s):
+        for message in self.adapter.termination(self.audio_s, session_s, self.stream):
             await self.ws.send_json(message)
         return Close(1000, "")
 
@@ -291,9 +333,16 @@ class SessionRunner:
         raise _Closed(close_with)
 
 
-async def close(ws: WebSocket, how: Close) -> None:
-    """Close with a code and reason; a client that already left is not an error."""
+async def close(ws: WebSocket, how: Close, adapter: Adapter | None = None) -> None:
+    """Close with a code and reason (v3: after an Error frame with the full reason, CONTRACT §6.3); a client
+    that already left is not an error."""
     if ws.application_state == WebSocketState.DISCONNECTED or ws.client_state == WebSocketState.DISCONNECTED:
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
-        await ws.close(code=how.code, reason=truncate(how.reason))
+        error = adapter.error_message(how) if adapter is not None else None
+        reason = truncate(how.reason)
+        if error is not None:
+            await ws.send_json(error)
+            if reason != how.reason:
+                reason = V3_SEE_ERROR_MESSAGE
+        await ws.close(code=how.code, reason=reason)

@@ -44,11 +44,9 @@ class V2Adapter:
     expired = cc.V2_SESSION_EXPIRED
     server_error = cc.V2_SERVER_ERROR
     idle = cc.V2_IDLE
+    is_v3 = False
 
-    def __init__(self) -> None:
-        self.session_information = False
-
-    def parse_query(self, query: Mapping[str, str]) -> StreamOptions:
+    def parse_query(self, query: Mapping[str, str], partial_interval_ms: int) -> StreamOptions:
         sample_rate = parse_int(query.get("sample_rate"))
         if sample_rate is None or not 0 < sample_rate <= MAX_SAMPLE_RATE:
             raise Refused(cc.V2_BAD_SAMPLE_RATE)
@@ -66,7 +64,6 @@ class V2Adapter:
         information = parse_bool(query.get("enable_extra_session_information"))
         if partials_off is None or information is None:
             raise Refused(cc.V2_BAD_SCHEMA)
-        self.session_information = information
         return StreamOptions(
             sample_rate=sample_rate,
             encoding=encoding,
@@ -74,14 +71,16 @@ class V2Adapter:
                 min_silence_ms=DEFAULT_SILENCE_MS,
                 max_silence_ms=DEFAULT_SILENCE_MS,
                 partials=not partials_off,
+                partial_interval_ms=partial_interval_ms,
             ),
             hotwords=boost,
+            session_information=bool(information),
         )
 
     def paid_only_message(self) -> dict[str, Any] | None:
         return {"error": cc.PAID_ONLY}  # the full text; the close reason must fit in 123 bytes
 
-    def begin(self, session_id: str, expires_at: float) -> dict[str, Any]:
+    def begin(self, session_id: str, expires_at: float, stream: StreamOptions) -> dict[str, Any]:
         expires = datetime.fromtimestamp(expires_at, tz=timezone.utc).replace(tzinfo=None)
         return {
             "message_type": "SessionBegins",
@@ -115,7 +114,10 @@ class V2Adapter:
             return Control(turn_update={"min_silence_ms": value, "max_silence_ms": value})
         raise Refused(cc.V2_BAD_SCHEMA)
 
-    def render(self, event: Event) -> list[dict[str, Any]]:
+    def error_message(self, close: cc.Close) -> dict[str, Any] | None:
+        return None  # v2 reports errors by the close alone (CONTRACT §5.4)
+
+    def render(self, event: Event, stream: StreamOptions) -> list[dict[str, Any]]:
         final = isinstance(event, Final)
         words = event.words
         if not words:
@@ -148,9 +150,9 @@ class V2Adapter:
     def too_fast(self, audio_s: float, wall_s: float) -> cc.Close:
         return cc.V2_TOO_FAST
 
-    def termination(self, audio_s: float, session_s: float) -> list[dict[str, Any]]:
+    def termination(self, audio_s: float, session_s: float, stream: StreamOptions) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
-        if self.session_information:
+        if stream.session_information:
             info = {"message_type": "SessionInformation", "audio_duration_seconds": round(audio_s, 3)}
             messages.append(info)
         return [*messages, {"message_type": "SessionTerminated"}]

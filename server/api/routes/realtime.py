@@ -81,4 +81,5 @@ async def realtime_v2(ws: WebSocket) -> None:
 
 @router.websocket("/v3/ws")
 async def realtime_v3(ws: WebSocket) -> None:
-    await gateway.serve(ws, V3Adapter(), ws.app.state.node.stream_decoder)
+    adapter = V3Adapter(ws.headers.get("assemblyai-version"))
+    await gateway.serve(ws, adapter, ws.app.state.node.stream_decoder)

@@ -20,7 +20,7 @@ from server import errors
 from server.api.deps import authenticate
 from server.api.error_handlers import problem_response
 from server.config import Settings
-from server.speech_models import sync_local_model, sync_model_names
+from server.speech_models import local_model, sync_model_names
 from server.sync import transcribe as sync
 from server.sync.config import DictationConfig, SyncConfig
 from server.sync.llm_rewrite import rewrite
@@ -78,7 +78,7 @@ def _model(request: Request, settings: Settings, *, required: bool) -> str | Non
         if required:
             raise errors.problem(errors.SYNC_MODEL_HEADER_MISSING)
         return None
-    local = sync_local_model(name, settings)
+    local = local_model(name, settings)
     if local is None:
         raise errors.problem(
             errors.SYNC_UNKNOWN_MODEL, name=name, known=", ".join(sync_model_names(settings))
@@ -94,7 +94,7 @@ async def _serve(request: Request, *, live: bool, dictation: bool) -> JSONRespon
     try:
         await _authenticate(request)
         if dictation:
-            model = sync_local_model(DICTATION_MODEL, settings)
+            model = local_model(DICTATION_MODEL, settings)
         else:
             model = _model(request, settings, required=True)
         assert model is not None
@@ -132,7 +132,7 @@ async def _warm(request: Request, *, dictation: bool) -> JSONResponse:
         await _authenticate(request)
         settings: Settings = node.settings
         model = (
-            sync_local_model(DICTATION_MODEL, settings)
+            local_model(DICTATION_MODEL, settings)
             if dictation
             else _model(request, settings, required=False)
         )
