@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     compute_type: str = "auto"  # int8 on CPU, float16 on GPU
     cpu_threads: int = 0  # 0: CTranslate2 picks
     beam_size: int = 5
-    # API speech-model names (and local names) -> local model; CONTRACT §2.2 "which local model serves".
+    # API speech-model names (and local names) -> local model; docs/compatibility.md#transcript-params "which
+    # local model serves".
     speech_model_map: dict[str, str] = Field(
         default_factory=lambda: {
             "nano": "tiny.en",
@@ -113,11 +114,13 @@ class Settings(BaseSettings):
     stream_beam_size: int = 1  # partial decodes; finals use beam_size
     stream_partial_interval_ms: int = 250  # decode the live utterance at most this often
     stream_short_context_finals: bool = True  # finals also skip whisper's 30 s padding (partials always do)
-    stream_max_lead_s: float = 60.0  # audio may run ahead of real time by this much (CONTRACT §5.3)
+    # audio may run ahead of real time by this much (docs/compatibility.md#v2-audio)
+    stream_max_lead_s: float = 60.0
     stream_idle_timeout_s: float = 60.0  # v2: no audio for this long → 4031
     stream_max_session_s: int = 10_800  # 3 h, then 4008 / 3008
 
-    # Sync and Dictation APIs (issue 22, CONTRACT §6.11, §6.12): one request, one transcript
+    # Sync and Dictation APIs (issue 22, docs/compatibility.md#sync-api, #dictation-api): one request, one
+    # transcript
     sync_max_concurrent: int = 8  # requests in flight per node; one more answers 429 Capacity Exceeded
     sync_retry_after_s: int = 1  # the Retry-After of that 429
     sync_max_audio_bytes: int = 40_000_000  # the audio part; more → 413 Audio Too Large
@@ -167,7 +170,8 @@ class Settings(BaseSettings):
 
     @property
     def redacted_audio_dir(self) -> Path:
-        """PII-redacted audio files (`redact_pii_audio`), named by an unguessable token (CONTRACT §2.7)."""
+        """PII-redacted audio files (`redact_pii_audio`), named by an unguessable token
+        (docs/compatibility.md#redacted-audio)."""
         return self.data_dir / "redacted-audio"
 
 

@@ -1,4 +1,4 @@
-"""Every error string the API speaks, as data, with where it comes from (CONTRACT.md section numbers).
+"""Every error string the API speaks, as data, with where each is described (docs/compatibility.md anchors).
 
 REST errors travel as `ApiError(status, message)`; the API layer turns them into `{"error": message}`.
 Job errors (status "error" on the transcript) are plain strings built from the templates below.
@@ -17,7 +17,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-# --- REST (§4.1) -------------------------------------------------------------------------------
+# --- REST (docs/compatibility.md#http-errors) ---------------------------------------------------------------
 AUTH_INVALID = "Authentication error, API token missing/invalid"
 NOT_FOUND = "Not found"
 TRANSCRIPT_NOT_FOUND = "Transcript lookup error, transcript id not found"
@@ -38,17 +38,18 @@ SPEECH_MODELS_UNSUPPORTED = "The following speech models are not supported: {nam
 LIST_BOUNDS_INVERTED = "'after_id' must be a newer transcript than 'before_id'"
 ADDONS_NOT_AVAILABLE = "The following addons are not available in this language: {names}"
 INVALID_LANGUAGE_CODE = "Invalid language_code: {code}"
-# word search bounds (§2.6 CHOICE: the docs give phrases of up to five words, no count or wording)
+# word search bounds (docs/compatibility.md#exports CHOICE: the docs give phrases of up to five words, no
+# count or wording)
 WORD_SEARCH_TOO_MANY_TERMS = "words must contain at most {limit} terms"
 WORD_SEARCH_TERM_TOO_LONG = "each term in words must be at most {words} words and {chars} characters"
 WORD_BOOST_UNSUPPORTED = "'{term}' was included in the word boost list but contains unsupported characters"
 
-# temporary streaming tokens (§7 CHOICE: the docs give ranges, not wordings)
+# temporary streaming tokens (docs/compatibility.md#tokens CHOICE: the docs give ranges, not wordings)
 TOKEN_EXPIRES_IN = "expires_in must be between 60 and 360000"
 TOKEN_EXPIRES_IN_SECONDS = "expires_in_seconds must be between 1 and 600"
 TOKEN_MAX_SESSION = "max_session_duration_seconds must be between 60 and 10800"
 
-# validation wording family (§4.1 CHOICE)
+# validation wording family (docs/compatibility.md#http-errors CHOICE)
 MUST_BE_TYPE = "{param} must be {article} {type}"
 MUST_BE_BETWEEN = "{param} must be between {min} and {max}"
 MUST_BE_AT_LEAST = "{param} must be at least {min}"
@@ -60,7 +61,7 @@ MUST_BE_DATE = "{param} must be a date in the format YYYY-MM-DD"
 JSON_NUMBER_TOO_LARGE = "{param} is out of range"
 JSON_NUL_CHARACTER = "{param} must not contain NUL characters"
 
-# mutually exclusive / dependent options (§4.2)
+# mutually exclusive / dependent options (docs/compatibility.md#option-rules)
 ONLY_ONE_OF = "Only one of the following models can be enabled at a time: auto_chapters, summarization"
 PROMPT_AND_KEYTERMS = "prompt and keyterms_prompt cannot be used in the same request"
 SUMMARY_TOGETHER = "summary_model and summary_type must be specified together"
@@ -77,7 +78,7 @@ SPEECH_UNDERSTANDING_ONE_TASK = (
     "custom_formatting"
 )
 
-# transcript state (§2.5, §2.6, §2.7)
+# transcript state (docs/compatibility.md#delete, #exports, #redacted-audio)
 STILL_PROCESSING = "Transcript is still processing and cannot be deleted"
 NOT_COMPLETED = "Transcript is not completed. Current status: {status}"
 REDACTED_AUDIO_UNAVAILABLE = "Redacted audio is not available for this transcript"
@@ -91,7 +92,7 @@ KEY_EXISTS = "That API key is already in use"
 INVALID_ADMIN_FIELD = "{field}: {problem}"
 FAULTS_FILE_INVALID = "Faults file {path}: {problem}"
 
-# --- processing errors, shown on the transcript (§4.3) ------------------------------------------
+# --- processing errors, shown on the transcript (docs/compatibility.md#processing-errors) -------------------
 DOWNLOAD_UNREACHABLE = (
     "Download error, unable to download {url}. "
     "Please make sure the file exists and is accessible from the internet."
@@ -119,7 +120,7 @@ def must_be_type(param: str, type_name: str) -> str:
     return MUST_BE_TYPE.format(param=param, article=article, type=type_name)
 
 
-# --- Sync and Dictation APIs: RFC 9457 problem details (CONTRACT §6.11, §6.12) ---------------------------
+# --- Sync and Dictation APIs: RFC 9457 problem details (docs/compatibility.md#sync-api, #dictation-api) -----
 # The SDKs turn `title` into `error_code` (snake case), so titles are part of the contract; details are ours.
 class Problem(Exception):
     """A Sync/Dictation error: `{"status", "title", "detail"}`, sent as application/problem+json."""
@@ -149,7 +150,8 @@ SYNC_CAPACITY = (429, "Capacity Exceeded", "This node is transcribing {limit} re
 SYNC_INFERENCE_FAILED = (500, "Inference Failed", "{problem}")
 SYNC_THROTTLED = (429, "Too Many Requests", TOO_MANY_REQUESTS)
 SYNC_SERVER_ERROR = (500, "Internal Server Error", SERVER_ERROR)
-# Dictation only (§6.12): the rewrite ran nowhere or failed; the transcript still comes back
+# Dictation only (docs/compatibility.md#dictation-api): the rewrite ran nowhere or failed; the transcript
+# still comes back
 LLM_NOT_CONFIGURED = (
     "llm_instruction was not run: no LLM endpoint is configured on this server (LOCALSCRIBE_LLM_BASE_URL)"
 )

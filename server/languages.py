@@ -3,11 +3,12 @@ the mapping between API codes and Whisper's codes.
 
 Sources:
 - Codes: OpenAPI `#/components/schemas/TranscriptLanguageCode` (102 values; PyYAML reads `no` as False,
-  which is why they are written out here as strings) — CONTRACT §10.1.
+  which is why they are written out here as strings) — docs/compatibility.md#languages.
 - Per-language options: the docs' Markdown fallback table
   `fern/pages/getting-started/supported-languages/_nano.md` (assemblyai-api-spec@3fcf678, last changed
-  2026-02-10), digested in CONTRACT §10.2. CHOICE (CONTRACT §10.2, §12 item 16): that one table applies to
-  every model, and only request options are checked — the SUB/S-P/WS columns are exports, always served.
+  2026-02-10), digested in docs/compatibility.md#language-features. CHOICE
+  (docs/compatibility.md#language-features, #choice-language-table): that one table applies to every model,
+  and only request options are checked — the SUB/S-P/WS columns are exports, always served.
 - Whisper codes: `faster_whisper.tokenizer._LANGUAGE_CODES` (100 values; the API has all but `yue`, plus the
   three English variants).
 """
@@ -54,7 +55,8 @@ FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ED": ("entity_detection",),
 }
 
-# Row groups of `_nano.md` (CONTRACT §10.2): languages -> columns marked ✓ (export columns left out).
+# Row groups of `_nano.md` (docs/compatibility.md#language-features): languages -> columns marked ✓ (export
+# columns left out).
 _ROWS: tuple[tuple[str, str], ...] = (
     ("en", "SL CS MC FW LD PC PF PII PIIA KP CM TD SA SUM AC ED"),
     ("en_au en_uk en_us", "SL CS MC FW PC PF PII PIIA KP CM TD SA SUM AC ED"),

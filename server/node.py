@@ -25,7 +25,8 @@ class Node:
         self.stream_decoder = Decoder(self.engine, settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
         self._stopped = threading.Event()
-        self.sync_capacity = Capacity(settings.sync_max_concurrent, settings.sync_retry_after_s)  # §6.11
+        # docs/compatibility.md#sync-api
+        self.sync_capacity = Capacity(settings.sync_max_concurrent, settings.sync_retry_after_s)
 
     def start(self) -> None:
         if self.pool is not None:

@@ -1,9 +1,10 @@
 """Speech-model names as data: which names a request may use, which family a streaming name belongs to, and
-which local model serves each name (CONTRACT §2.2, §6 "Model families").
+which local model serves each name (docs/compatibility.md#transcript-params, #v3-streaming "Model families").
 
-A request may name only a model this machine already holds (CONTRACT §2.2: "the first name that maps to an
-installed model"); naming any other would make a worker download it from the Hub and keep it in memory, at
-any account's wish. `LOCALSCRIBE_ALLOW_MODEL_DOWNLOADS=true` lets an administrator open the Hub's names too.
+A request may name only a model this machine already holds (docs/compatibility.md#transcript-params: "the
+first name that maps to an installed model"); naming any other would make a worker download it from the Hub
+and keep it in memory, at any account's wish. `LOCALSCRIBE_ALLOW_MODEL_DOWNLOADS=true` lets an administrator
+open the Hub's names too.
 
 One place for the rule "a Universal-3 Pro name decodes with the multilingual model", shared by streaming
 (`/v3/ws`) and the Sync and Dictation APIs.
@@ -25,21 +26,23 @@ _cache: dict[Path, tuple[float, frozenset[str]]] = {}
 
 
 class Family(str, Enum):
-    """A streaming model family: its own parameters, messages and turn sequence (CONTRACT §6.1)."""
+    """A streaming model family: its own parameters, messages and turn sequence
+    (docs/compatibility.md#v3-query)."""
 
     UNIVERSAL_STREAMING = "universal-streaming"
     UNIVERSAL_3_PRO = "universal-3-pro"
     WHISPER = "whisper"
 
 
-# CONTRACT §6 "Family of a name" CHOICE, Pipecat's prefix rule: dated variants stay in their family.
+# docs/compatibility.md#v3-streaming "Family of a name" CHOICE, Pipecat's prefix rule: dated variants stay in
+# their family.
 U3_PRO_PREFIXES = ("u3-", "universal-3")
 STREAM_ALIASES = {"u3-pro": "u3-rt-pro"}  # deprecated name -> the one Begin echoes
 STREAM_DEFAULT = "universal-streaming-english"
 STREAM_MULTILINGUAL = frozenset({"universal-streaming-multilingual", "whisper-rt"})
 # The original Universal-3 Pro names keep the 100/1000 ms silences of the U3P spec; later ones use `mode`.
 U3_PRO_FIXED_SILENCES = frozenset({"u3-rt-pro", "u3-pro", "u3-rt-pro-beta-1"})
-# Names worth listing in the Sync API's Unknown Model error (CONTRACT §6.11)
+# Names worth listing in the Sync API's Unknown Model error (docs/compatibility.md#sync-api)
 SYNC_MODEL_NAMES = ("universal-3-5-pro", "universal-3-6-pro", "u3-sync-pro")
 
 

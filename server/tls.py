@@ -1,10 +1,10 @@
 """TLS for `localscribe serve --tls`: HTTPS and WSS on the one listener.
 
 The JS SDK refuses any real-time URL that is not `wss://` and the Python SDK's `create_temporary_token()`
-always calls `https://{api_host}/v3/token` (CONTRACT §5.5, §6.4), so a local server needs TLS for them.
-With a certificate and key given (`LOCALSCRIBE_TLS_CERT` / `LOCALSCRIBE_TLS_KEY`) those are served as they
-are. Without, LocalScribe makes its own small certificate authority once under `DATA_DIR/tls/` and issues a
-server certificate for `localhost`, `127.0.0.1` and `::1` (plus the `--host` address when it is a specific
+always calls `https://{api_host}/v3/token` (docs/compatibility.md#clients), so a local server needs TLS for
+them. With a certificate and key given (`LOCALSCRIBE_TLS_CERT` / `LOCALSCRIBE_TLS_KEY`) those are served as
+they are. Without, LocalScribe makes its own small certificate authority once under `DATA_DIR/tls/` and issues
+a server certificate for `localhost`, `127.0.0.1` and `::1` (plus the `--host` address when it is a specific
 one); clients trust the CA file (`NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`). The CA is kept
 across restarts so clients configured once stay configured; the server certificate is reissued from the same
 CA when it nears expiry or does not cover the requested address.

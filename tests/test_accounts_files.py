@@ -169,7 +169,7 @@ def test_an_upload_lives_while_any_transcript_uses_it(start_server: StartServer,
         assert _wait(c, third)["status"] == "completed"
         for tid in (second, third):
             assert c.delete(f"/v2/transcript/{tid}").status_code == 200
-        assert not file.exists()  # the last user gone: deleted at once (CONTRACT §2.5)
+        assert not file.exists()  # the last user gone: deleted at once (docs/compatibility.md#delete)
 
 
 @SQLITE_ONLY  # the queries are plain SQLAlchemy; test_an_upload_lives… covers both databases

@@ -257,7 +257,8 @@ def test_waiting_rides_out_a_server_restart() -> None:
     )
 
 
-# a completed transcript with speaker labels and highlights, in the API's shape (CONTRACT §2.3, §11)
+# a completed transcript with speaker labels and highlights, in the API's shape
+# (docs/compatibility.md#transcript-object, #intelligence)
 DIARIZED = {
     "id": "5551722-f677-48a6-9287-39c0aafd9ac1",
     "status": "completed",

@@ -56,8 +56,9 @@ SEED = 20240311
 # Spec operations LocalScribe deliberately does not serve, with the reason; `test_operation_coverage` fails
 # when one of them gets a route, so the list cannot go stale. Every operation the spec declares is served.
 OUT_OF_SCOPE: dict[str, str] = {}
-# The spec file also keeps operations commented out. `createTemporaryToken` is served (CONTRACT §2.1, §7) and
-# fuzzed from that commented definition; LeMUR is not (LLM features over transcripts: out of scope).
+# The spec file also keeps operations commented out. `createTemporaryToken` is served
+# (docs/compatibility.md#rest-operations, #tokens) and fuzzed from that commented definition; LeMUR is not
+# (LLM features over transcripts: out of scope).
 COMMENTED_OUT: dict[str, str | None] = {
     "createTemporaryToken": None,
     **dict.fromkeys(
@@ -72,48 +73,58 @@ COMMENTED_OUT: dict[str, str | None] = {
         "LeMUR (LLM tasks over transcripts) is not part of LocalScribe",
     ),
 }
-TOKEN_SPEC = SPEC_PATH.parent / "streaming-token.yml"  # `GET /v3/token`, the other REST spec (CONTRACT §7)
+# `GET /v3/token`, the other REST spec (docs/compatibility.md#tokens)
+TOKEN_SPEC = SPEC_PATH.parent / "streaming-token.yml"
 
 # A schema-valid request that CONTRACT.md still rejects with 400: the spec cannot express these rules
 # (cross-field constraints, ids that must exist, local model names, the language table). Any other 400 on
 # positive data is a failure: the server refused something both the spec and the contract allow.
 CONTRACT_REJECTIONS: tuple[tuple[str, str], ...] = (
-    ("§4.1 unknown id", r"Transcript lookup error, transcript id not found"),
-    ("§12.17 empty upload", r"Upload error, the request body is empty"),
-    ("§4.1 audio_url not http", r"Transcript creation error, audio_url should start with http"),
-    ("§12.1 unknown speech model", r"The following speech models are not supported: .*"),
-    ("§4.1 speech_model deprecated", r'speech_model is deprecated\. Use "speech_models" instead\..*'),
-    ("§4.1 language table", r"The following addons are not available in this language: .+"),
-    ("§4.1 unknown language code", r"Invalid language_code: .*"),
-    ("§4.1 inverted list bounds", r"'after_id' must be a newer transcript than 'before_id'"),
-    ("§4.2 chapters xor summary", r"Only one of the following models can be enabled at a time: .+"),
-    ("§4.2 prompt xor keyterms", r"prompt and keyterms_prompt cannot be used in the same request"),
-    ("§4.2 summary pair", r"summary_model and summary_type must be specified together"),
-    ("§4.2 summary pair", r"summary_type \S+ is not supported by summary_model \S+"),
-    ("§4.2 summary needs format", r"punctuate and format_text must be enabled when \w+ is enabled"),
-    ("§4.2 pii needs policy", r"redact_pii_policies must contain at least one policy when redact_pii is \w+"),
-    ("§4.2 pii audio needs pii", r"redact_pii must be enabled to use redact_pii_audio"),
-    ("§4.2 speaker bounds", r"max_speakers_expected must be greater than or equal to min_speakers_expected"),
-    ("§4.2 language_codes need en", r"language_codes must include en"),
-    ("§4.2 trim window", r"audio_end_at must be greater than audio_start_from"),
+    ("http-errors: unknown id", r"Transcript lookup error, transcript id not found"),
+    ("choice-upload: empty upload", r"Upload error, the request body is empty"),
+    ("http-errors: audio_url not http", r"Transcript creation error, audio_url should start with http"),
+    ("choice-speech-models: unknown speech model", r"The following speech models are not supported: .*"),
+    ("http-errors: speech_model deprecated", r'speech_model is deprecated\. Use "speech_models" instead\..*'),
+    ("http-errors: language table", r"The following addons are not available in this language: .+"),
+    ("http-errors: unknown language code", r"Invalid language_code: .*"),
+    ("http-errors: inverted list bounds", r"'after_id' must be a newer transcript than 'before_id'"),
+    ("option-rules: chapters xor summary", r"Only one of the following models can be enabled at a time: .+"),
+    ("option-rules: prompt xor keyterms", r"prompt and keyterms_prompt cannot be used in the same request"),
+    ("option-rules: summary pair", r"summary_model and summary_type must be specified together"),
+    ("option-rules: summary pair", r"summary_type \S+ is not supported by summary_model \S+"),
+    ("option-rules: summary needs format", r"punctuate and format_text must be enabled when \w+ is enabled"),
+    (
+        "option-rules: pii needs policy",
+        r"redact_pii_policies must contain at least one policy when redact_pii is \w+",
+    ),
+    ("option-rules: pii audio needs pii", r"redact_pii must be enabled to use redact_pii_audio"),
+    (
+        "option-rules: speaker bounds",
+        r"max_speakers_expected must be greater than or equal to min_speakers_expected",
+    ),
+    ("option-rules: language_codes need en", r"language_codes must include en"),
+    ("option-rules: trim window", r"audio_end_at must be greater than audio_start_from"),
     ("§12.32 NUL outside JSON", r"\S+ must not contain NUL characters"),
     ("§12.32 beyond I-JSON integers", r"\S+ is out of range"),
-    ("§12.5 delete while running", r"Transcript is still processing and cannot be deleted"),
-    ("§12.5 export before completion", r"Transcript is not completed\. Current status: \w+"),
-    ("§2.7 no redacted audio", r"Redacted audio is not available for this transcript"),
+    ("choice-delete: delete while running", r"Transcript is still processing and cannot be deleted"),
+    ("choice-delete: export before completion", r"Transcript is not completed\. Current status: \w+"),
+    ("redacted-audio: no redacted audio", r"Redacted audio is not available for this transcript"),
     # the docs bound a v2 token's life to 60..360000 s; the spec gives only the minimum
-    ("§7 v2 token lifetime", r"expires_in must be between 60 and 360000"),
-    # lower bounds the spec leaves out (a negative time, zero speakers, an empty caption), in the §4.1
-    # out-of-range wording
-    ("§4.1 negative time", r"(audio_start_from|audio_end_at) must be at least 0"),
-    ("§4.1 no speakers", r"(speakers_expected|speaker_options\.\w+_speakers_expected) must be at least 1"),
-    ("§4.1 empty caption", r"chars_per_caption must be at least 1"),
+    ("tokens: v2 token lifetime", r"expires_in must be between 60 and 360000"),
+    # lower bounds the spec leaves out (a negative time, zero speakers, an empty caption), in the
+    # docs/compatibility.md#http-errors out-of-range wording
+    ("http-errors: negative time", r"(audio_start_from|audio_end_at) must be at least 0"),
+    (
+        "http-errors: no speakers",
+        r"(speakers_expected|speaker_options\.\w+_speakers_expected) must be at least 1",
+    ),
+    ("http-errors: empty caption", r"chars_per_caption must be at least 1"),
     # the spec types `words` as an array without minItems; an empty search has nothing to look for
-    ("§2.6 empty word search", r"words must be a List"),
+    ("exports: empty word search", r"words must be a List"),
     # the docs allow phrases of up to five words; the count and length bounds are a cost CHOICE
     # (docs/job-limits.md), the spec has no maxItems/maxLength
-    ("§2.6 word search bounds", r"words must contain at most \d+ terms"),
-    ("§2.6 word search bounds", r"each term in words must be at most \d+ words and \d+ characters"),
+    ("exports: word search bounds", r"words must contain at most \d+ terms"),
+    ("exports: word search bounds", r"each term in words must be at most \d+ words and \d+ characters"),
 )
 
 # Operations whose success path the corpus cannot reach cheaply, with the reason (see SLOW_FEATURES).
@@ -122,8 +133,9 @@ NO_SUCCESS_PATH: dict[str, str] = {
     "bodies are checked against the spec in tests/test_pii.py::test_redacted_audio_endpoint_states",
 }
 
-# Negative data must be refused with a 4xx the contract uses: LocalScribe never answers 422 (CONTRACT §4.1:
-# every validation failure is `400 {"error": ...}`), and invalid input must never reach a 5xx.
+# Negative data must be refused with a 4xx the contract uses: LocalScribe never answers 422
+# (docs/compatibility.md#http-errors: every validation failure is `400 {"error": ...}`), and invalid input
+# must never reach a 5xx.
 NEGATIVE_STATUSES = ["400", "401", "403", "404"]
 
 CHECKS = [
@@ -170,8 +182,8 @@ def satisfiable_spec() -> dict[str, Any]:
     `TranscriptParams` is `allOf: [{audio_url}, TranscriptOptionalParams]` where both branches *and* the
     outer schema say `additionalProperties: false`, and the second branch requires `speech_models`: under
     JSON Schema no body satisfies it (each branch forbids the other's keys). The intended reading (one
-    closed object with the union of the properties) is built here; `speech_models` is optional (CONTRACT
-    §2.2 CHOICE).
+    closed object with the union of the properties) is built here; `speech_models` is optional
+    (docs/compatibility.md#transcript-params CHOICE).
     """
     doc = copy.deepcopy(spec())
     schemas = doc["components"]["schemas"]
@@ -244,7 +256,8 @@ CORPUS_OPTIONS: list[dict[str, Any]] = [
         "custom_topics": True,
     },
 ]
-# What each audio-intelligence flag needs beside itself to pass request validation (CONTRACT §4.2).
+# What each audio-intelligence flag needs beside itself to pass request validation
+# (docs/compatibility.md#option-rules).
 FEATURE_COMPANIONS: dict[str, dict[str, Any]] = {
     "redact_pii": {"redact_pii_policies": ["person_name", "date"]},
     "summarization": {"summary_model": "informative", "summary_type": "bullets"},
@@ -273,7 +286,8 @@ def intelligence_options() -> list[dict[str, Any]]:
     ]
     groups: list[dict[str, Any]] = [{}, {}]
     for flag in flags:
-        group = groups[1] if flag == "auto_chapters" else groups[0]  # chapters xor summarization (§4.2)
+        # chapters xor summarization (docs/compatibility.md#option-rules)
+        group = groups[1] if flag == "auto_chapters" else groups[0]
         group.update({flag: True, **FEATURE_COMPANIONS.get(flag, {})})
     return [g for g in groups if g]
 
@@ -314,7 +328,8 @@ def corpus(live: ServerProcess) -> Corpus:
         for options in CORPUS_OPTIONS:
             corpus.readable.append(_create(client, audio_url=corpus.upload_url, **options))
         corpus.readable.append(_create(client, audio_url=f"{REFUSED}/missing.wav"))  # ends in `error`
-        # deleting a transcript deletes its upload (CONTRACT §2.5), so these get uploads of their own
+        # deleting a transcript deletes its upload (docs/compatibility.md#delete), so these get uploads of
+        # their own
         deleted = _create(client, audio_url=upload())
         corpus.disposable = [_create(client, audio_url=upload()) for _ in range(3)]
         for tid in [*corpus.readable, deleted, *corpus.disposable]:
@@ -324,7 +339,8 @@ def corpus(live: ServerProcess) -> Corpus:
         assert client.delete(f"/v2/transcript/{deleted}").status_code == 200
         corpus.readable.append(deleted)
         errors = [client.get(f"/v2/transcript/{t}").json().get("error") for t in corpus.readable]
-        # held in the queue for the whole run: read as `queued`, exports and delete refused (§12.5)
+        # held in the queue for the whole run: read as `queued`, exports and delete refused
+        # (docs/compatibility.md#choice-delete)
         queued = _create(client, {QUEUED_HEADER["name"]: QUEUED_HEADER["value"]}, audio_url=corpus.upload_url)
         corpus.readable.append(queued)
         corpus.disposable.append(queued)
@@ -379,9 +395,10 @@ def _failure_key(exc: BaseException) -> str:
 
 
 def _only_unknown_keys(failure: BaseException) -> bool:
-    """Invalid data accepted only because it had an extra key: CONTRACT §12.2 ignores unknown keys at every
-    depth (the SDKs send keys the spec lacks, e.g. `speaker_options.use_two_stage_clustering`, §2.2), and the
-    echo drops them, so the response stays valid (response_schema_conformance still checks that)."""
+    """Invalid data accepted only because it had an extra key: docs/compatibility.md#choice-unknown-keys
+    ignores unknown keys at every depth (the SDKs send keys the spec lacks, e.g.
+    `speaker_options.use_two_stage_clustering`, docs/compatibility.md#transcript-params), and the echo drops
+    them, so the response stays valid (response_schema_conformance still checks that)."""
     if getattr(failure, "code", None) != "ST201":
         return False
     keywords = {
@@ -432,7 +449,8 @@ def fuzz(operation: Any, mode: GenerationMode, corpus: Corpus, base_url: str) ->
         error = _error_of(response)
         tally.statuses[(response.status_code, error if response.status_code >= 400 else None)] += 1
         if response.status_code == 202 and operation.path.endswith("/redacted-audio"):
-            # CONTRACT §2.7: the SDK polls on 202 while the file is made; the spec documents only 200
+            # docs/compatibility.md#redacted-audio: the SDK polls on 202 while the file is made; the spec
+            # documents only 200
             if response.json() != {"status": "redacted_audio_processing"}:
                 tally.fail("202 body", response.text)
             return
@@ -583,9 +601,10 @@ def test_speech_understanding_is_one_typed_task(live: ServerProcess, request_bod
 
 # --- /openapi.json describes the same operations as the official specs ------------------------------------
 def official_operations() -> dict[tuple[str, str], dict[str, Any]]:
-    """(METHOD, path) -> operation, for every REST operation LocalScribe must serve (CONTRACT §2.1): the
-    spec's paths, its commented-out `POST /v2/realtime/token` (the block is kept in the file, so it is read
-    from there) and `GET /v3/token` from the streaming-token spec beside it."""
+    """(METHOD, path) -> operation, for every REST operation LocalScribe must serve
+    (docs/compatibility.md#rest-operations): the spec's paths, its commented-out `POST /v2/realtime/token`
+    (the block is kept in the file, so it is read from there) and `GET /v3/token` from the streaming-token
+    spec beside it."""
     ops = {
         (method.upper(), path): op
         for path, item in spec()["paths"].items()

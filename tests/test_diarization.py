@@ -194,7 +194,8 @@ def test_embeddings_from_blocks_equal_one_array() -> None:
 
 @needs_espeak
 def test_multichannel_labels_each_channel(tmp_path: Path) -> None:
-    """Two channels, one voice each: `1A` and `2A` (CONTRACT §11), turns cut per channel."""
+    """Two channels, one voice each: `1A` and `2A` (docs/compatibility.md#intelligence), turns cut per
+    channel."""
     samples, words, truth = _two_voice_conversation(tmp_path)
     tracks = [samples.copy(), samples.copy()]
     spans = [(w["start"], w["end"]) for w, who in zip(words, truth, strict=True) if who == "B"]

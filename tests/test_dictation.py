@@ -1,4 +1,5 @@
-"""The Dictation API (CONTRACT §6.12) through the official SDK's `DictationTranscriber`, unchanged.
+"""The Dictation API (docs/compatibility.md#dictation-api) through the official SDK's `DictationTranscriber`,
+unchanged.
 
 `llm_instruction` is wired to a stub OpenAI-compatible chat server started here on loopback; with no endpoint
 configured the transcript still comes back, with `llm_response: null` and an `llm_error` saying why.
@@ -33,7 +34,8 @@ def backend() -> str:
 
 
 def _point_sdk(server: ServerProcess) -> None:
-    aai.settings.dictation_base_url = server.url + "/dictation"  # CHOICE §6.12: the server's own origin
+    # CHOICE docs/compatibility.md#dictation-api: the server's own origin
+    aai.settings.dictation_base_url = server.url + "/dictation"
     aai.settings.api_key = API_KEY
 
 

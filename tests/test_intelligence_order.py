@@ -1,5 +1,6 @@
-"""Order of features (CONTRACT §2.3): every feature that reads the words reads what was said; PII redaction
-comes last and changes only `text`, `words` and `utterances` (and what is derived from them)."""
+"""Order of features (docs/compatibility.md#transcript-object): every feature that reads the words reads what
+was said; PII redaction comes last and changes only `text`, `words` and `utterances` (and what is derived from
+them)."""
 
 from __future__ import annotations
 

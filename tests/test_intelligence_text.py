@@ -353,7 +353,8 @@ def test_ordinary_speech_gets_no_content_safety_label_and_threshold_filters() ->
     assert "accidents" not in strict["content_safety_labels"]["summary"]
 
 
-# The OA schema leaves `label` a free string; the Python SDK's enum (CONTRACT §2.8) is the documented list.
+# The OA schema leaves `label` a free string; the Python SDK's enum (docs/compatibility.md#transcript-object)
+# is the documented list.
 DOCUMENTED_SAFETY_LABELS = frozenset(
     [
         *("accidents", "alcohol", "financials", "crime_violence", "drugs", "gambling", "hate_speech"),
@@ -414,7 +415,7 @@ def test_every_text_feature_through_the_sdk_on_real_speech(real_sdk: aai.Transcr
     assert transcript.content_safety.status == "success"
     assert transcript.summary and transcript.summary.startswith("- ")
 
-    # auto_chapters excludes summarization (§4.2): a second, shorter request.
+    # auto_chapters excludes summarization (docs/compatibility.md#option-rules): a second, shorter request.
     chaptered = real_sdk.transcribe(str(AUDIO / "jfk.flac"), aai.TranscriptionConfig(auto_chapters=True))
     assert chaptered.status == aai.TranscriptStatus.completed, chaptered.error
     assert_matches("Transcript", raw_body(f"/v2/transcript/{chaptered.id}"))

@@ -1,4 +1,4 @@
-"""server.languages: codes against the spec, feature table against CONTRACT §10.2, Whisper mapping."""
+"""server.languages: codes against the spec, feature table against spec/CONTRACT.md §10.2, Whisper mapping."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _spec_file(name: str) -> Path:
 
 def _spec_language_codes() -> list[str]:
     schemas = yaml.safe_load(_spec_file("openapi.yml").read_text())["components"]["schemas"]
-    # YAML 1.1 reads the Norwegian code `no` as False (CONTRACT §0).
+    # YAML 1.1 reads the Norwegian code `no` as False (spec/CONTRACT.md §0).
     return ["no" if code is False else code for code in schemas["TranscriptLanguageCode"]["enum"]]
 
 

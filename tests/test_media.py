@@ -1,4 +1,5 @@
-"""server.media: decoding real files, fixtures made with PyAV, error wordings (CONTRACT §4.3)."""
+"""server.media: decoding real files, fixtures made with PyAV, error wordings
+(docs/compatibility.md#processing-errors)."""
 
 from __future__ import annotations
 

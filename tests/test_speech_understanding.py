@@ -1,5 +1,6 @@
-"""Speech understanding (CONTRACT §2.9): custom formatting, speaker identification and translation on
-hand-written transcripts (unit), the statuses of every task, and the order against PII redaction."""
+"""Speech understanding (docs/compatibility.md#speech-understanding): custom formatting, speaker
+identification and translation on hand-written transcripts (unit), the statuses of every task, and the order
+against PII redaction."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Speech understanding through the official SDK on real audio with the real engine (CONTRACT §2.9):
-whisper's own translation of the German, French, Spanish and Portuguese clips into English, and speaker
-names taken from what is said in the two-speaker recording."""
+"""Speech understanding through the official SDK on real audio with the real engine
+(docs/compatibility.md#speech-understanding): whisper's own translation of the German, French, Spanish and
+Portuguese clips into English, and speaker names taken from what is said in the two-speaker recording."""
 
 from __future__ import annotations
 

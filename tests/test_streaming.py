@@ -285,7 +285,8 @@ def test_concurrent_admission_never_exceeds_the_limit(stream_server: ServerProce
                 stack.enter_context(ws)
             try:
                 first = json.loads(ws.recv(timeout=10))
-                # a refusal comes as an Error frame with the close code, then the close (CONTRACT §6.3)
+                # a refusal comes as an Error frame with the close code, then the close
+                # (docs/compatibility.md#v3-close-codes)
                 outcome = str(first["error_code"]) if first["type"] == "Error" else first["type"]
             except ConnectionClosed:
                 outcome = str(ws.close_code)

@@ -1,4 +1,5 @@
-"""The Sync API (CONTRACT §6.11) through the official SDK's `SyncTranscriber`, unchanged, on a live server."""
+"""The Sync API (docs/compatibility.md#sync-api) through the official SDK's `SyncTranscriber`, unchanged, on a
+live server."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Pipecat's `AssemblyAISyncSTTService` (pipecat-ai 1.14.0, unchanged, `base_url` pointed here) in a pipeline
-with its Silero VAD: one transcription per utterance, on speech from tests/data (CONTRACT §6.11)."""
+with its Silero VAD: one transcription per utterance, on speech from tests/data
+(docs/compatibility.md#sync-api)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""server.services.transcript_params: POST/GET /v2/transcript request validation (CONTRACT §2.2, §2.4, §4)."""
+"""server.services.transcript_params: POST/GET /v2/transcript request validation
+(docs/compatibility.md#transcript-params, #list, #http-errors)."""
 
 from __future__ import annotations
 
@@ -372,7 +373,7 @@ def test_invalid_language_code(params: dict) -> None:
     assert error(**params) == f"Invalid language_code: {params['language_code']}"
 
 
-# --- §4.2 rules -------------------------------------------------------------------------------------------
+# --- docs/compatibility.md#option-rules rules ---------------------------------------------------------------
 _PII = {"redact_pii": True, "redact_pii_policies": ["person_name"]}
 
 
@@ -770,7 +771,7 @@ def test_echo_fields_are_transcript_properties(schemas: dict) -> None:
     props = schemas["Transcript"]["properties"]
     assert set(ECHO_FIELDS) <= set(props), set(ECHO_FIELDS) - set(props)
     for name, nullable in ECHO_FIELDS.items():
-        if name != "language_code":  # null while detection runs: CONTRACT §3 CHOICE
+        if name != "language_code":  # null while detection runs: docs/compatibility.md#status CHOICE
             assert nullable == _is_nullable(props[name]), name
 
 

@@ -1,7 +1,8 @@
 """Voice-agent frameworks on `/v3/ws` with their defaults (Universal-3 Pro), against the mock engine.
 
 LiveKit's AssemblyAI plugin and Pipecat's AssemblyAISTTService are driven the way their frameworks drive them
-(tests/support/voice_agents.py); raw sockets cover what the frameworks do not reach (CONTRACT §6.6-§6.10).
+(tests/support/voice_agents.py); raw sockets cover what the frameworks do not reach
+(docs/compatibility.md#v3-models-docs/compatibility.md#clients).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def ws_base(server: ServerProcess) -> str:
 
 def assert_u3_pro_sequence(messages: list[dict[str, Any]], *, language: str | None = None) -> list[dict]:
     """Every message matches the U3P spec; per turn: SpeechStarted, partials, exactly one formatted end of
-    turn (CONTRACT §6.6). Returns the end-of-turn messages."""
+    turn (docs/compatibility.md#v3-models). Returns the end-of-turn messages."""
     allowed = set(SCHEMAS)
     assert {m["type"] for m in messages} <= allowed, {m["type"] for m in messages}
     for message in messages:

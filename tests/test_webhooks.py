@@ -1,4 +1,5 @@
-"""Webhook delivery (CONTRACT §9) from a live server to a local receiver, on SQLite and PostgreSQL.
+"""Webhook delivery (docs/compatibility.md#webhooks) from a live server to a local receiver, on SQLite and
+PostgreSQL.
 
 The receiver is a real HTTP server in a thread. It records every request and answers from a script
 of status codes, so retries, 4xx, redirects and a receiver that is down can be played out for real.
@@ -304,7 +305,8 @@ def test_job_that_keeps_killing_workers_errors_and_still_notifies(start_server, 
 
 
 def test_redacted_audio_ready_is_posted_once_the_file_is_written(start_server, jfk: Path) -> None:
-    """CONTRACT §9: with redact_pii_audio a second POST `redacted_audio_ready` carries the download URL."""
+    """docs/compatibility.md#webhooks: with redact_pii_audio a second POST `redacted_audio_ready` carries the
+    download URL."""
     server = start_server(**FAST, LOCALSCRIBE_MOCK_TEXT="Hi, my name is John Smith and I live in Boston.")
     c = _client(server)
     with Receiver().running() as rx:
@@ -331,7 +333,8 @@ def test_redacted_audio_ready_is_posted_once_the_file_is_written(start_server, j
     assert completed.body == {"transcript_id": tid, "status": "completed"}
     assert ready.body["status"] == "redacted_audio_ready"
     assert set(ready.body) == {"status", "redacted_audio_url"}
-    assert ready.headers["x-webhook-secret"] == SECRET  # CHOICE §9: the auth header too
+    # CHOICE docs/compatibility.md#webhooks: the auth header too
+    assert ready.headers["x-webhook-secret"] == SECRET
     link = ready.body["redacted_audio_url"]
     assert link == c.get(f"/v2/transcript/{tid}/redacted-audio").json()["redacted_audio_url"]
     assert httpx.get(link, timeout=30).status_code == 200

@@ -19,7 +19,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def problem_response(problem: errors.Problem) -> JSONResponse:
-    """The Sync and Dictation APIs' RFC 9457 body (CONTRACT §6.11)."""
+    """The Sync and Dictation APIs' RFC 9457 body (docs/compatibility.md#sync-api)."""
     body = {"status": problem.status, "title": problem.title, "detail": problem.detail}
     return JSONResponse(body, problem.status, problem.headers, media_type="application/problem+json")
 

@@ -23,8 +23,8 @@ from server import errors
 from server.errors import ApiError
 
 MAX_DEPTH = 32  # the API's deepest body (speech_understanding.request.translation...) nests 4 levels
-# I-JSON (RFC 7493 §2.2): integers beyond ±(2^53 - 1) do not survive every JSON implementation, and every
-# integer the API takes (milliseconds, counts, limits) is far smaller.
+# I-JSON (RFC 7493 docs/compatibility.md#transcript-params): integers beyond ±(2^53 - 1) do not survive every
+# JSON implementation, and every integer the API takes (milliseconds, counts, limits) is far smaller.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 

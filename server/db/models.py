@@ -125,7 +125,8 @@ class FaultRule(Base):
 
 
 class StreamToken(Base):
-    """A temporary streaming token (CONTRACT §7): opaque, single use, tied to the issuing account."""
+    """A temporary streaming token (docs/compatibility.md#tokens): opaque, single use, tied to the issuing
+    account."""
 
     __tablename__ = "stream_tokens"
 

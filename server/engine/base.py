@@ -52,7 +52,8 @@ class TranscribeOptions:
     # Streaming: encode the audio plus >= 10 s of silence instead of whisper's fixed 30 s window
     # (whisper.cpp's audio_ctx idea). Short live windows then decode about twice as fast.
     short_context: bool = False
-    # "translate": whisper's own speech translation, any language it knows into English (§2.9 translation)
+    # "translate": whisper's own speech translation, any language it knows into English
+    # (docs/compatibility.md#speech-understanding translation)
     task: str = "transcribe"
     # Async jobs transcribe long audio window by window; a real engine ignores it, the mock engine spreads
     # its text over the whole audio and returns this window's share, timed from the window's start.

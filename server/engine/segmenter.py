@@ -1,7 +1,7 @@
 """Cut audio that is still arriving at its pauses, so each finished segment can be decoded at once.
 
-The Sync API's live path (CONTRACT §6.11) uses it: when the last byte arrives only the last segment is left
-to decode. The speech probabilities come from the streaming path's VAD (server/engine/vad.py).
+The Sync API's live path (docs/compatibility.md#sync-api) uses it: when the last byte arrives only the last
+segment is left to decode. The speech probabilities come from the streaming path's VAD (server/engine/vad.py).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class TurnConfig:
 @dataclass
 class Onset:
     """Where the utterance's speech began (ms from the session's first sample) and the VAD's probability
-    there: v3 Universal-3 Pro reports it as SpeechStarted (CONTRACT §6.6)."""
+    there: v3 Universal-3 Pro reports it as SpeechStarted (docs/compatibility.md#v3-models)."""
 
     ms: int
     confidence: float

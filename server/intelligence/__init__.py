@@ -14,7 +14,8 @@ from server.intelligence.document import Document
 
 # (request flag, module) in the order they must run: speakers first (later features read `speaker`);
 # every feature that reads the words reads what was said; PII redaction last, applied only to what the API
-# says it redacts: `text`, `words`, `utterances` and what is derived from them (CONTRACT §2.3, §11).
+# says it redacts: `text`, `words`, `utterances` and what is derived from them
+# (docs/compatibility.md#transcript-object, #intelligence).
 FEATURES: tuple[tuple[str, str], ...] = (
     ("speaker_labels", "diarization"),
     ("auto_highlights", "highlights"),
@@ -41,7 +42,8 @@ def enrich(doc: Document) -> dict[str, Any]:
     if (doc.params.get("speech_understanding") or {}).get("request"):
         from server.intelligence import understanding
 
-        understood = understanding.run(doc, out)  # after redaction: CONTRACT §2.9, module docstring
+        # after redaction: docs/compatibility.md#speech-understanding, module docstring
+        understood = understanding.run(doc, out)
     out["text"] = doc.text
     out["words"] = doc.words
     if doc.utterances is not None:

@@ -8,11 +8,11 @@ says which detector serves which policy; a policy no local model can honestly pr
 medical conditions, …) is accepted by the API and redacts nothing, listed in UNSERVED_POLICIES.
 The NER is English; for other languages only the language-neutral patterns run.
 
-Substitution (CONTRACT §11, docs "pii-redaction"): `hash` keeps each word and turns every letter and digit
-inside the entity into `#` ("Smith," → "#####,"; "555-123-4567" → "###-###-####"); `entity_name` makes each
-entity one word `[PERSON_NAME]` spanning the time of the words it covered, with the punctuation around it
-kept ("Hi, my name is [PERSON_NAME]!"), so `text` stays the words joined by spaces and every export
-derived from the stored words is redacted the same way. The entity spans (ms) go to
+Substitution (docs/compatibility.md#intelligence, docs "pii-redaction"): `hash` keeps each word and turns
+every letter and digit inside the entity into `#` ("Smith," → "#####,"; "555-123-4567" → "###-###-####");
+`entity_name` makes each entity one word `[PERSON_NAME]` spanning the time of the words it covered, with the
+punctuation around it kept ("Hi, my name is [PERSON_NAME]!"), so `text` stays the words joined by spaces and
+every export derived from the stored words is redacted the same way. The entity spans (ms) go to
 `doc.extra["pii_spans"]` for the redacted audio (server/media/redact.py).
 """
 

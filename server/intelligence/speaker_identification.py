@@ -1,5 +1,6 @@
-"""Speaker identification (`speech_understanding.request.speaker_identification`, CONTRACT §2.9): a name or
-role for each diarized speaker label, from what was said.
+"""Speaker identification (`speech_understanding.request.speaker_identification`,
+docs/compatibility.md#speech-understanding): a name or role for each diarized speaker label, from what was
+said.
 
 Names (`speaker_type: "name"`), by votes from the unredacted utterances:
 - self-introduction, weight 2: "my name is X", "I'm X", "I am X", "this is X", "X here", "X speaking" in

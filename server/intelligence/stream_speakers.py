@@ -1,4 +1,5 @@
-"""Speaker labels for a live stream's turns (CONTRACT §6.8): `A`, `B`, … stable across the session.
+"""Speaker labels for a live stream's turns (docs/compatibility.md#v3-query): `A`, `B`, … stable across the
+session.
 
 Each finished turn with at least MIN_TURN_SPEECH_MS of speech is embedded with the async path's d-vector
 model (server/intelligence/diarization.py: the mean of its windows over the turn's words); all turns so far

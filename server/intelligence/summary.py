@@ -89,7 +89,8 @@ def gist(doc: Document) -> str:
 
 
 def summarize(doc: Document, model: str, kind: str) -> str:
-    """The summary string for one model/type pair (validated at request time, §4.2)."""
+    """The summary string for one model/type pair (validated at request time,
+    docs/compatibility.md#option-rules)."""
     sentences, vectors = doc_sentences(doc)
     if not sentences:
         return ""

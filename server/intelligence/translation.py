@@ -1,4 +1,4 @@
-"""Translation (`speech_understanding.request.translation`, CONTRACT §2.9).
+"""Translation (`speech_understanding.request.translation`, docs/compatibility.md#speech-understanding).
 
 The one offline translator installed is the speech engine itself: faster-whisper's `task="translate"` with
 a multilingual model (`base`) turns speech in any language it knows into English text. So a target of
@@ -9,7 +9,8 @@ empty text. `doc.translate` (set by the job pipeline, which owns the engine) is 
 model can translate. Status: `success` when every target was served, `partial` when some were (their texts
 are in `translated_texts`), `unavailable` when none; `reason` names what was not served.
 With `match_original_utterance` each utterance's own audio is translated into its `translated_texts`.
-With `redact_pii` the translated texts are redacted too (CONTRACT §2.3 CHOICE), English NER and patterns.
+With `redact_pii` the translated texts are redacted too (docs/compatibility.md#transcript-object CHOICE),
+English NER and patterns.
 """
 
 from __future__ import annotations

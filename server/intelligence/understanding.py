@@ -1,6 +1,6 @@
-"""Speech understanding (`speech_understanding.request`, CONTRACT §2.9): runs each requested task after the
-audio-intelligence features and PII redaction, and answers `speech_understanding.response` with a
-`status` for every task (the Python SDK requires one).
+"""Speech understanding (`speech_understanding.request`, docs/compatibility.md#speech-understanding): runs
+each requested task after the audio-intelligence features and PII redaction, and answers
+`speech_understanding.response` with a `status` for every task (the Python SDK requires one).
 
 Order inside: speaker identification reads the unredacted utterances (names are PII) and renames every
 speaker; translation then reads the audio (and is redacted when `redact_pii` is on); custom formatting

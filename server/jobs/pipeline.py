@@ -45,7 +45,7 @@ from server.text.formatting import apply_options, join_text
 from server.text.types import Word
 from server.text.utterances import build_utterances, utterance_text
 
-MIN_DURATION_S = 0.16  # CONTRACT §4.3: "Audio duration is too short." below 160 ms
+MIN_DURATION_S = 0.16  # docs/compatibility.md#processing-errors: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
 # Whisper leaves out filler words unless its prompt shows some (a known faster-whisper idiom).
 DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
@@ -221,7 +221,8 @@ def _transcribe_track(
 
 def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     """The PII spans beeped (or silenced) in the decoded audio, written under the data dir; its file name
-    (an unguessable token) or None when the audio has no speech and none was asked for (CONTRACT §2.7)."""
+    (an unguessable token) or None when the audio has no speech and none was asked for
+    (docs/compatibility.md#redacted-audio)."""
     options = doc.params.get("redact_pii_audio_options") or {}
     if not doc.words and not options.get("return_redacted_no_speech_audio"):
         return None
@@ -243,7 +244,8 @@ def _translator(
     engine: Engine, options: TranscribeOptions, settings: Settings
 ) -> Callable[[Audio], str] | None:
     """Speech -> English text with the engine's own translation (whisper `task="translate"`): the job's
-    model when it is multilingual, else the first multilingual model the server maps (CONTRACT §2.9)."""
+    model when it is multilingual, else the first multilingual model the server maps
+    (docs/compatibility.md#speech-understanding)."""
     models = [options.model, *settings.speech_model_map.values()]
     model = next((m for m in models if engine.can_translate(m)), None)
     if model is None:
@@ -321,7 +323,7 @@ def _detector_model(engine: Engine, candidates: list[tuple[str, str]]) -> str:
 def _choose_model(
     engine: Engine, candidates: list[tuple[str, str]], whisper_language: str | None, api_language: str
 ) -> tuple[str, str]:
-    """The first listed speech model that can serve the language (CONTRACT §2.2)."""
+    """The first listed speech model that can serve the language (docs/compatibility.md#transcript-params)."""
     for api_name, local in candidates:
         if engine.can_transcribe(local, whisper_language):
             return api_name, local

@@ -164,8 +164,9 @@ def finish(
 
 
 def _queue_webhook(db: Session, job: Transcript) -> None:
-    """CONTRACT §9: a job that reaches `completed` or `error` notifies its webhook (same transaction); one
-    whose redacted audio was written (it is, before the job completes) also sends `redacted_audio_ready`."""
+    """docs/compatibility.md#webhooks: a job that reaches `completed` or `error` notifies its webhook (same
+    transaction); one whose redacted audio was written (it is, before the job completes) also sends
+    `redacted_audio_ready`."""
     url = job.params.get("webhook_url")
     if not url:
         return

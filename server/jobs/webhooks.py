@@ -1,8 +1,8 @@
 """Durable webhook delivery: rows in `webhook_deliveries`, retried with a pause, survive restarts.
 
-CONTRACT §9: POST the JSON body with the optional auth header; any 2xx within the timeout is success,
-a 4xx ends the delivery, anything else (5xx, refused, timeout) is retried up to `webhook_max_attempts`.
-Redirects are followed only within the same host.
+docs/compatibility.md#webhooks: POST the JSON body with the optional auth header; any 2xx within the timeout
+is success, a 4xx ends the delivery, anything else (5xx, refused, timeout) is retried up to
+`webhook_max_attempts`. Redirects are followed only within the same host.
 
 Each delivery is on its own: any exception while sending one (a header value httpx cannot encode, an
 address the URL policy refuses) is that delivery's failed attempt, retried like a 5xx. Deliveries run

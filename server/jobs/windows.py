@@ -1,7 +1,7 @@
 """Long audio in windows: each at most `window_s` seconds, cut in a pause so no word is split.
 
 faster-whisper takes arrays and runs its own 30 s segments inside each window; giving it a bounded
-window instead of the whole file keeps a job's memory flat in the audio's length (CONTRACT-neutral:
+window instead of the whole file keeps a job's memory flat in the audio's length (no API-visible change:
 word times are made absolute again by the caller with `Window.start_s`). Whisper's text context does
 not carry across a window's edge, which is why the edge is put in a pause.
 """

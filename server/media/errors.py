@@ -1,4 +1,5 @@
-"""The one exception the media package raises, carrying the transcript's exact error text (CONTRACT §4.3)."""
+"""The one exception the media package raises, carrying the transcript's exact error text
+(docs/compatibility.md#processing-errors)."""
 
 from __future__ import annotations
 
@@ -50,5 +51,6 @@ def unreadable(path: str | os.PathLike[str]) -> MediaError:
 
 
 def audio_too_long() -> MediaError:
-    """More audio decoded than a job may transcribe (CONTRACT §4.3), whatever the header declared."""
+    """More audio decoded than a job may transcribe (docs/compatibility.md#processing-errors), whatever the
+    header declared."""
     return MediaError(errors.AUDIO_TOO_LONG)

@@ -1,4 +1,5 @@
-"""How much of a recording is speech, for the API's `speech_threshold` (CONTRACT §4.3)."""
+"""How much of a recording is speech, for the API's `speech_threshold`
+(docs/compatibility.md#processing-errors)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def active_streams(db: Session, account_id: str) -> int | None:
 
 
 def _queued(db: Session, account_id: str) -> list[str]:
-    """The account's queued job ids in the order they will start (FIFO by creation, CONTRACT §8)."""
+    """The account's queued job ids in the order they will start (FIFO by creation,
+    docs/compatibility.md#throttling)."""
     return list(
         db.execute(
             select(Transcript.id)

@@ -36,7 +36,7 @@ class AccountRef:
 
 
 def api_key_from(value: str | None) -> str | None:
-    """The raw key as the SDKs send it; `Bearer <key>` accepted too (CONTRACT §1 CHOICE)."""
+    """The raw key as the SDKs send it; `Bearer <key>` accepted too (docs/compatibility.md#auth CHOICE)."""
     if not value:
         return None
     value = value.strip()

@@ -1,4 +1,4 @@
-"""Exports derived on request from a completed transcript's stored words (CONTRACT §2.6)."""
+"""Exports derived on request from a completed transcript's stored words (docs/compatibility.md#exports)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from server.text.word_search import (
 
 
 def _words(t: Transcript) -> list[Word]:
-    """Words of a completed transcript; a deleted one has none (CHOICE §2.5)."""
+    """Words of a completed transcript; a deleted one has none (CHOICE docs/compatibility.md#delete)."""
     if t.status != "completed":
         raise errors.ApiError(400, errors.NOT_COMPLETED.format(status=t.status))
     if t.deleted_at is not None or not t.result:

@@ -92,7 +92,7 @@ class HttpEffect(_Strict):
     status: Literal[429, 500]
     fraction: float = Field(default=1.0, ge=0, le=1)
     message: str | None = None  # default: the API's own text for the status
-    retry_after_s: int = Field(default=1, ge=0)  # sent with 429 (CONTRACT §4.1)
+    retry_after_s: int = Field(default=1, ge=0)  # sent with 429 (docs/compatibility.md#http-errors)
 
 
 class CloseEffect(_Strict):

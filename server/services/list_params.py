@@ -1,4 +1,4 @@
-"""Validation of the `GET /v2/transcript` query (CONTRACT §2.4, §4.1 wording)."""
+"""Validation of the `GET /v2/transcript` query (docs/compatibility.md#list, #http-errors wording)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ _LIST_QUERY: dict[str, tuple[Callable[[str, str], Any], Any]] = {
 
 
 def validate_list_query(params: Mapping[str, str]) -> dict[str, Any]:
-    """Validate the `GET /v2/transcript` query (CONTRACT §2.4); unknown keys are ignored.
+    """Validate the `GET /v2/transcript` query (docs/compatibility.md#list); unknown keys are ignored.
 
     Returns limit (int), status, created_on (datetime.date), before_id/after_id (canonical lower-case uuid
     strings) and throttled_only (bool); absent filters are None. Comparing before_id/after_id needs the

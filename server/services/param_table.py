@@ -21,7 +21,7 @@ PII_POLICIES: tuple[str, ...] = (
 )  # fmt: skip
 SUMMARY_MODELS: tuple[str, ...] = ("informative", "conversational", "catchy")
 SUMMARY_TYPES: tuple[str, ...] = ("bullets", "bullets_verbose", "gist", "headline", "paragraph")
-# Which summary types each model supports (CONTRACT §4.2, docs "Summary models" table).
+# Which summary types each model supports (docs/compatibility.md#option-rules, docs "Summary models" table).
 SUMMARY_PAIRS: dict[str, frozenset[str]] = {
     "informative": frozenset({"bullets", "bullets_verbose", "headline", "paragraph"}),
     "conversational": frozenset({"bullets", "bullets_verbose", "headline", "paragraph"}),
@@ -50,7 +50,7 @@ class Param:
     kind: bool | int | number | string | text | url | enum | language | list | object.
     default: the value used when the key is absent (copied, so lists are safe); None means "echo null".
     open: an object that keeps keys it does not know (speech_understanding is echoed as sent); closed objects
-    drop them, like the top level does (CONTRACT §2.2 CHOICE).
+    drop them, like the top level does (docs/compatibility.md#transcript-params CHOICE).
     """
 
     kind: str
@@ -110,9 +110,9 @@ _SPEECH_UNDERSTANDING_REQUEST = Param(
 )
 
 # Every request parameter: OpenAPI TranscriptParams + TranscriptOptionalParams, plus the keys SDKs send that
-# the spec lacks (CONTRACT §2.2). Table order is validation order. Defaults follow the real `queued` echo
-# [GO testdata/transcript/queued.json]: switches get their spec default, optional values stay null unless the
-# worker needs a concrete value that is never echoed (content_safety_confidence).
+# the spec lacks (docs/compatibility.md#transcript-params). Table order is validation order. Defaults follow
+# the real `queued` echo [GO testdata/transcript/queued.json]: switches get their spec default, optional
+# values stay null unless the worker needs a concrete value that is never echoed (content_safety_confidence).
 PARAMS: dict[str, Param] = {
     "audio_url": Param("string"),  # checked first, with its own message
     "speech_model": Param("string", nullable=True),  # any non-null value is rejected as deprecated
@@ -208,7 +208,7 @@ CONDITIONAL_DEFAULTS: tuple[tuple[str, str, str], ...] = (
 
 # Transcript properties that echo the request -> nullable in OpenAPI `Transcript`. A None value of a
 # non-nullable one is left out of the echo rather than written as null. `language_code` is null while
-# detection is pending (CONTRACT §3 CHOICE) although the schema does not say nullable.
+# detection is pending (docs/compatibility.md#status CHOICE) although the schema does not say nullable.
 ECHO_FIELDS: dict[str, bool] = {
     "audio_url": False,
     "speech_model": True,

@@ -1,4 +1,5 @@
-"""What `GET /v2/transcript/{id}/redacted-audio` means (CONTRACT §2.7), and where the file itself is.
+"""What `GET /v2/transcript/{id}/redacted-audio` means (docs/compatibility.md#redacted-audio), and where the
+file itself is.
 
 The job writes the file under `settings.redacted_audio_dir` with an unguessable name (a 128-bit token) kept in
 the transcript's stored result; its download URL needs no auth, as the SDKs fetch it without headers, and

@@ -1,4 +1,5 @@
-"""Real-time bookkeeping: temporary tokens (CONTRACT §7) and the per-account stream slots (§8).
+"""Real-time bookkeeping: temporary tokens (docs/compatibility.md#tokens) and the per-account stream slots
+(docs/compatibility.md#throttling).
 
 Both live in the database so that every API process shares them. Knows nothing of WebSockets.
 """
@@ -86,7 +87,7 @@ def _live(account_id: str):  # noqa: ANN202 - a SQL expression
 
 
 def active_count(db: Session, account_id: str) -> int:
-    """Sessions holding a slot now (v2 and v3 together, CONTRACT §12.13)."""
+    """Sessions holding a slot now (v2 and v3 together, docs/compatibility.md#choice-stream-limit)."""
     return db.scalar(select(func.count()).select_from(StreamSession).where(_live(account_id))) or 0
 
 
@@ -135,7 +136,7 @@ def close_session(db: Session, session_id: str, audio_seconds: float) -> None:
     )
 
 
-# --- token requests (CONTRACT §7) ----------------------------------------------------------------------
+# --- token requests (docs/compatibility.md#tokens) ----------------------------------------------------------
 V2_EXPIRES_IN = (60, 360_000)
 V3_EXPIRES_IN = (1, 600)
 V3_MAX_SESSION = (60, 10_800)

@@ -1,8 +1,9 @@
-"""Validation of `POST /v2/transcript` bodies (CONTRACT §2.2, §4.1, §4.2).
+"""Validation of `POST /v2/transcript` bodies (docs/compatibility.md#transcript-params, #http-errors,
+#option-rules).
 
 One table (`PARAMS`) says what every request parameter may hold; a generic checker walks it, then a short list
 of cross-field rules and the per-language check run on the normalised values. Every message comes from
-`server.errors`, so the wording stays uniform (CONTRACT §4.1 CHOICE).
+`server.errors`, so the wording stays uniform (docs/compatibility.md#http-errors CHOICE).
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def _check(path: str, spec: Param, value: object) -> Any:
 
 
 def _is_http_url(text: str) -> bool:
-    """http(s) with a host; control characters (NUL…) make it no URL at all (RFC 3986 §2)."""
+    """http(s) with a host; control characters (NUL…) make it no URL at all (RFC 3986
+    docs/compatibility.md#rest-operations)."""
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text.strip()):
         return False
     try:
@@ -173,7 +175,7 @@ def _is_http_url(text: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
-# --- cross-field rules (CONTRACT §4.2), each returns the error message or None ----------------------------
+# --- cross-field rules (docs/compatibility.md#option-rules), each returns the error message or None ---------
 def _rule_one_of_chapters_summary(p: dict[str, Any]) -> str | None:
     return errors.ONLY_ONE_OF if p["auto_chapters"] and p["summarization"] else None
 
@@ -252,7 +254,8 @@ _RULES: tuple[Callable[[dict[str, Any]], str | None], ...] = (
 
 # --- the steps of validate_transcript_request -------------------------------------------------------------
 def _check_audio_url(value: object) -> None:
-    """Missing, null, empty and non-http(s) all get the one observed message (CONTRACT §4.1)."""
+    """Missing, null, empty and non-http(s) all get the one observed message
+    (docs/compatibility.md#http-errors)."""
     if value is not None and not isinstance(value, str):
         raise _bad(errors.must_be_type("audio_url", "String"))
     if not value or not _is_http_url(value):
@@ -305,7 +308,8 @@ def validate_transcript_request(
 
     The result holds every key of `PARAMS` plus `webhook_auth`. It includes values that must NOT be echoed
     (`webhook_auth_header_value`, `content_safety_confidence`, `word_boost`, ...): build the Transcript JSON
-    with `echo_fields(result)`. Unknown keys are ignored (CONTRACT §2.2 CHOICE). Raises ApiError(400, ...).
+    with `echo_fields(result)`. Unknown keys are ignored (docs/compatibility.md#transcript-params CHOICE).
+    Raises ApiError(400, ...).
     """
     if not isinstance(body, dict):
         raise _bad(errors.INVALID_JSON)
@@ -325,7 +329,8 @@ def validate_transcript_request(
     if params["dual_channel"]:
         params["multichannel"] = True
     if params["language_detection"]:
-        params["language_code"] = None  # detection wins over a given code (CONTRACT §4.2 CHOICE)
+        # detection wins over a given code (docs/compatibility.md#option-rules CHOICE)
+        params["language_code"] = None
     elif params["language_code"] is None:
         params["language_code"] = "en_us"
 

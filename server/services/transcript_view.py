@@ -129,7 +129,7 @@ def render_transcript(t: Transcript) -> dict[str, Any]:
         audio_duration=t.audio_duration,
     )
     if t.params.get("language_detection"):
-        out["language_code"] = None  # CHOICE §3: unknown until detected
+        out["language_code"] = None  # CHOICE docs/compatibility.md#status: unknown until detected
     if t.status == "completed" and t.result:
         out.update({k: v for k, v in t.result.items() if k in TRANSCRIPT_KEYS})
     if t.status == "error":
@@ -142,7 +142,8 @@ def _drop_unset(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_deleted(t: Transcript) -> dict[str, Any]:
-    """CONTRACT §2.5: the deleted form keeps id, status, duration and a few echoes; the rest is gone."""
+    """docs/compatibility.md#delete: the deleted form keeps id, status, duration and a few echoes; the rest is
+    gone."""
     out: dict[str, Any] = dict.fromkeys(TRANSCRIPT_KEYS)
     out.update(dict.fromkeys(_DELETED_FALSE, False))
     out.update(

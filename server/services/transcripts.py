@@ -62,7 +62,7 @@ def create_transcript(
 
 
 def _own_upload(db: Session, account: AccountRef, audio_url: str) -> Upload | None:
-    """An `upload_url` of ours must belong to the same account (CONTRACT §1: 403 otherwise)."""
+    """An `upload_url` of ours must belong to the same account (docs/compatibility.md#auth: 403 otherwise)."""
     match = _UPLOAD_PATH.match(urlsplit(audio_url).path)
     if not match:
         return None
@@ -75,7 +75,8 @@ def _own_upload(db: Session, account: AccountRef, audio_url: str) -> Upload | No
 
 
 def get_transcript(db: Session, account: AccountRef, transcript_id: str) -> Transcript:
-    """Unknown ids and other accounts' ids look the same: 400 lookup error (CONTRACT §4.1)."""
+    """Unknown ids and other accounts' ids look the same: 400 lookup error
+    (docs/compatibility.md#http-errors)."""
     t = db.get(Transcript, transcript_id) if UUID_RE.match(transcript_id) else None
     if t is None or t.account_id != account.id:
         raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
@@ -128,7 +129,7 @@ def delete_transcript(db: Session, account: AccountRef, transcript_id: str, data
 def list_transcripts(
     db: Session, account: AccountRef, query: dict[str, Any], base_url: str
 ) -> dict[str, Any]:
-    """Newest first; `prev_url` pages to older items, `next_url` to newer (CONTRACT §2.4)."""
+    """Newest first; `prev_url` pages to older items, `next_url` to newer (docs/compatibility.md#list)."""
     limit: int = query["limit"]
     stmt = select(Transcript).where(Transcript.account_id == account.id)
     if query.get("throttled_only"):

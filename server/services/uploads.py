@@ -44,9 +44,9 @@ def record_upload(db: Session, account_id: str, upload_id: str, path: Path, size
 
 
 def release_upload(db: Session, upload_id: str, transcript_id: str) -> None:
-    """Deleting a transcript deletes its uploaded audio for good (CONTRACT §2.5) once no other live
-    transcript uses the same upload: one `upload_url` may serve several requests, and a queued one must not
-    lose its audio because a sibling was deleted."""
+    """Deleting a transcript deletes its uploaded audio for good (docs/compatibility.md#delete) once no other
+    live transcript uses the same upload: one `upload_url` may serve several requests, and a queued one must
+    not lose its audio because a sibling was deleted."""
     upload = db.get(Upload, upload_id)
     if upload is None:
         return

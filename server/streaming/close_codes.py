@@ -1,4 +1,5 @@
-"""Every WebSocket close code and reason LocalScribe sends, as data (CONTRACT §5.4 for v2, §6.3 for v3).
+"""Every WebSocket close code and reason LocalScribe sends, as data (docs/compatibility.md#v2-close-codes for
+v2, docs/compatibility.md#v3-close-codes for v3).
 
 Reasons are sent as written here; RFC 6455 caps a reason at 123 bytes, so `truncate` trims longer ones.
 """
@@ -40,7 +41,7 @@ V2_TOO_MANY_STREAMS = Close(4102, "This account has exceeded the number of allow
 V2_BAD_WORD_BOOST = Close(4104, "Could not parse word boost parameter")
 V2_SERVER_ERROR = Close(1011, "Internal server error")
 
-V2_CHUNK_MS = (100, 2000)  # audio per message (CONTRACT §5.3)
+V2_CHUNK_MS = (100, 2000)  # audio per message (docs/compatibility.md#v2-audio)
 
 # --- v3, /v3/ws ----------------------------------------------------------------------------------------
 V3_NORMAL = Close(1000, "")
@@ -63,7 +64,7 @@ V3_TOO_MANY_STREAMS = Close(3009, "Unauthorized Connection: Too many concurrent 
 V3_CHUNK_MS = (50, 1000)
 
 MAX_REASON_BYTES = 123
-# v3: a reason that does not fit is in the Error frame before the close (CONTRACT §6.3)
+# v3: a reason that does not fit is in the Error frame before the close (docs/compatibility.md#v3-close-codes)
 V3_SEE_ERROR_MESSAGE = "See Error message for details"
 
 

@@ -1,7 +1,8 @@
 """From an accepted WebSocket to a running session: credentials, tier, query, slot, optional fault.
 
-Every refusal is a close code after the upgrade (CONTRACT §5.4, §6.3): the SDKs read close codes, not HTTP
-statuses. Database calls run in threads so a slow database never stalls other sockets.
+Every refusal is a close code after the upgrade (docs/compatibility.md#v2-close-codes, #v3-close-codes): the
+SDKs read close codes, not HTTP statuses. Database calls run in threads so a slow database never stalls other
+sockets.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def _credential(ws: WebSocket) -> str | None:
-    """API key or temporary token, from the Authorization header or the `token` query (CONTRACT §1)."""
+    """API key or temporary token, from the Authorization header or the `token` query
+    (docs/compatibility.md#auth)."""
     return api_key_from(ws.headers.get("authorization")) or ws.query_params.get("token") or None
 
 
@@ -103,7 +105,8 @@ async def _admit(ws: WebSocket, adapter: Adapter) -> streams.Caller:
     caller = await asyncio.to_thread(_identify, credential)
     if caller is None:
         raise Refused(adapter.invalid_auth)
-    if caller.realtime_limit <= 0:  # Free tier: real-time is paid-only (CONTRACT §5.4 CHOICE)
+    # Free tier: real-time is paid-only (docs/compatibility.md#v2-close-codes CHOICE)
+    if caller.realtime_limit <= 0:
         message = adapter.paid_only_message()
         if message is not None:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):

@@ -31,16 +31,17 @@ class StreamOptions:
     multilingual: bool = False
     inactivity_timeout_s: float | None = None  # v3: a graceful end after this long without audio
     session_information: bool = False  # v2: SessionInformation before SessionTerminated
-    # v3 (CONTRACT §6.1)
+    # v3 (docs/compatibility.md#v3-query)
     model: str = ""  # the API's name, as Begin echoes it
-    universal_3_pro: bool = False  # the U3P sequence (§6.6): SpeechStarted, one formatted end of turn
+    # the U3P sequence (docs/compatibility.md#v3-models): SpeechStarted, one formatted end of turn
+    universal_3_pro: bool = False
     mode: str | None = None
     format_turns: bool = False
     language_detection: bool = False
     language_codes: list[str] = field(default_factory=list)  # steer (U3P): one = decode in it
     prompt: str | None = None  # U3P custom prompt
     context_turns: int = 3  # finals and agent_context values carried into the next decodes
-    context_chars: int = 200  # ...their last characters (U3P: ~1500, CONTRACT §6.6)
+    context_chars: int = 200  # ...their last characters (U3P: ~1500, docs/compatibility.md#v3-models)
     include_partial_turns: bool = True
     speaker_labels: bool = False
     max_speakers: int | None = None
@@ -89,7 +90,8 @@ class Adapter(Protocol):
 
 
 def parse_bool(value: str | None, default: bool = False) -> bool | None:
-    """Python sends True/False, JS true/false (CONTRACT §6.1): any case. None when unparsable."""
+    """Python sends True/False, JS true/false (docs/compatibility.md#v3-query): any case. None when
+    unparsable."""
     if value is None:
         return default
     lowered = value.strip().lower()

@@ -1,4 +1,5 @@
-"""PII redaction of a stream's finished turns (CONTRACT §6.9), with the async path's recognisers.
+"""PII redaction of a stream's finished turns (docs/compatibility.md#v3-query), with the async path's
+recognisers.
 
 Only finals are redacted (partials, when a client asks for them with `include_partial_turns`, are sent as
 heard); the words keep their times, `hash` turns each letter and digit into `#`, `entity_name` makes an

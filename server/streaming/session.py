@@ -155,7 +155,8 @@ class SessionRunner:
         self.short_chunk_ms: float | None = None  # a short chunk is fine only as the last one
         self.wake = asyncio.Event()
         self.terminating = False
-        # the last finals and agent replies, the prompt of the next decodes (CONTRACT §6.6 carried context)
+        # the last finals and agent replies, the prompt of the next decodes (docs/compatibility.md#v3-models
+        # carried context)
         self.context: deque[str] = deque(maxlen=stream.context_turns or None)
         self.carry_context = stream.context_turns > 0
         self.speakers = StreamSpeakers(stream.max_speakers) if stream.speaker_labels else None
@@ -298,7 +299,7 @@ class SessionRunner:
     async def _send_events(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, Final) and event.words:
-                if self.stream.redact_pii:  # before anything keeps the text (CONTRACT §6.9)
+                if self.stream.redact_pii:  # before anything keeps the text (docs/compatibility.md#v3-query)
                     event.words = await asyncio.to_thread(
                         redaction.redact,
                         event.words,
@@ -334,8 +335,8 @@ class SessionRunner:
 
 
 async def close(ws: WebSocket, how: Close, adapter: Adapter | None = None) -> None:
-    """Close with a code and reason (v3: after an Error frame with the full reason, CONTRACT §6.3); a client
-    that already left is not an error."""
+    """Close with a code and reason (v3: after an Error frame with the full reason,
+    docs/compatibility.md#v3-close-codes); a client that already left is not an error."""
     if ws.application_state == WebSocketState.DISCONNECTED or ws.client_state == WebSocketState.DISCONNECTED:
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):

@@ -1,4 +1,4 @@
-"""The legacy v2 real-time protocol, `/v2/realtime/ws` (CONTRACT §5)."""
+"""The legacy v2 real-time protocol, `/v2/realtime/ws` (docs/compatibility.md#v2-streaming)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class V2Adapter:
         raise Refused(cc.V2_BAD_SCHEMA)
 
     def error_message(self, close: cc.Close) -> dict[str, Any] | None:
-        return None  # v2 reports errors by the close alone (CONTRACT §5.4)
+        return None  # v2 reports errors by the close alone (docs/compatibility.md#v2-close-codes)
 
     def render(self, event: Event, stream: StreamOptions) -> list[dict[str, Any]]:
         final = isinstance(event, Final)

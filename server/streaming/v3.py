@@ -1,8 +1,9 @@
-"""Streaming v3, `/v3/ws`: Universal-Streaming and Universal-3 Pro (CONTRACT §6).
+"""Streaming v3, `/v3/ws`: Universal-Streaming and Universal-3 Pro (docs/compatibility.md#v3-streaming).
 
 The family comes from `speech_model` (server/speech_models.py); it decides the parameters' defaults and the
 turn sequence: Universal-Streaming sends growing partials and, with `format_turns`, each end of turn twice;
-Universal-3 Pro sends `SpeechStarted`, partials, then exactly one formatted end of turn (§6.6).
+Universal-3 Pro sends `SpeechStarted`, partials, then exactly one formatted end of turn
+(docs/compatibility.md#v3-models).
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from server.streaming.redaction import SUBSTITUTIONS
 
 MAX_KEYTERMS = 100
 MAX_KEYTERM_CHARS = 50
-MAX_PROMPT_CHARS = 1750  # prompt and agent_context (CONTRACT §6.1 CHOICE)
+MAX_PROMPT_CHARS = 1750  # prompt and agent_context (docs/compatibility.md#v3-query CHOICE)
 MAX_LANGUAGE_CODES = 10
 API_VERSION = "2025-05-12"
-UNKNOWN_SPEAKER = "UNKNOWN"  # a turn too short to attribute (CONTRACT §6.8)
-U3_PRO_CONTEXT_CHARS = 1500  # carried context, ~1500 chars (CONTRACT §6.6)
-# `mode` presets: min_turn_silence, max_turn_silence, interruption_delay (CONTRACT §6.6)
+UNKNOWN_SPEAKER = "UNKNOWN"  # a turn too short to attribute (docs/compatibility.md#v3-query)
+U3_PRO_CONTEXT_CHARS = 1500  # carried context, ~1500 chars (docs/compatibility.md#v3-models)
+# `mode` presets: min_turn_silence, max_turn_silence, interruption_delay (docs/compatibility.md#v3-models)
 MODES: dict[str, tuple[int, int, int]] = {
     "min_latency": (128, 640, 0),
     "balanced": (128, 1280, 500),
@@ -83,7 +84,8 @@ def _flag(query: Mapping[str, str], name: str, default: bool = False) -> bool:
 
 
 def _string_list(value: Any, name: str) -> list[str]:
-    """A JSON array of strings, or (as some docs show) a comma-separated list (CONTRACT §6.1)."""
+    """A JSON array of strings, or (as some docs show) a comma-separated list
+    (docs/compatibility.md#v3-query)."""
     if isinstance(value, str):
         parsed = parse_string_list(value) if value.lstrip().startswith("[") else None
         items = parsed if parsed is not None else [v.strip() for v in value.split(",") if v.strip()]
@@ -209,7 +211,7 @@ class V3Adapter:
             prompt=prompt,
             context_turns=context_turns,
             context_chars=U3_PRO_CONTEXT_CHARS if pro else 200,
-            # "false when redact_pii is true, otherwise true" (CONTRACT §6.9)
+            # "false when redact_pii is true, otherwise true" (docs/compatibility.md#v3-query)
             include_partial_turns=_flag(query, "include_partial_turns", not redact_pii),
             speaker_labels=_flag(query, "speaker_labels"),
             max_speakers=max_speakers,
@@ -230,7 +232,7 @@ class V3Adapter:
         }
 
     def error_message(self, close: cc.Close) -> dict[str, Any] | None:
-        """The Error frame sent immediately before an error close (CONTRACT §6.3)."""
+        """The Error frame sent immediately before an error close (docs/compatibility.md#v3-close-codes)."""
         if close.code == 1000:
             return None
         return {"type": "Error", "error_code": close.code, "error": close.reason}
@@ -254,7 +256,8 @@ class V3Adapter:
         return self._update(data)
 
     def _update(self, data: dict[str, Any]) -> Control:
-        """UpdateConfiguration: null = unchanged; unknown or inapplicable fields ignored (CONTRACT §6.2)."""
+        """UpdateConfiguration: null = unchanged; unknown or inapplicable fields ignored
+        (docs/compatibility.md#v3-messages)."""
         turn: dict[str, Any] = {}
         for name, field_name in (
             ("min_turn_silence", "min_silence_ms"),
@@ -307,7 +310,8 @@ class V3Adapter:
         return messages
 
     def _render_u3_pro(self, event: Event, stream: StreamOptions) -> list[dict[str, Any]]:
-        """SpeechStarted once, before the turn's first Turn; partials; one formatted end of turn (§6.6).
+        """SpeechStarted once, before the turn's first Turn; partials; one formatted end of turn
+        (docs/compatibility.md#v3-models).
 
         A final without words (what the partials heard was not speech after all) ends nothing: the turn
         stays open, its SpeechStarted already sent, and the next final closes it."""
@@ -365,7 +369,8 @@ class V3Adapter:
 
     @staticmethod
     def _speaker(message: dict[str, Any], final: Final | None, stream: StreamOptions) -> None:
-        """speaker_label on every Turn with speaker_labels; `speaker` on final words (CONTRACT §6.8)."""
+        """speaker_label on every Turn with speaker_labels; `speaker` on final words
+        (docs/compatibility.md#v3-query)."""
         if not stream.speaker_labels:
             return
         label = (final.speaker if final is not None else None) or UNKNOWN_SPEAKER
@@ -376,7 +381,8 @@ class V3Adapter:
 
     @staticmethod
     def _language(message: dict[str, Any], final: Final, stream: StreamOptions) -> None:
-        """language_code/confidence on every end of turn with language_detection, however it ended (§6.7)."""
+        """language_code/confidence on every end of turn with language_detection, however it ended
+        (docs/compatibility.md#v3-turns)."""
         if not stream.language_detection or not final.language:
             return
         message["language_code"] = final.language

@@ -1,8 +1,9 @@
 """The `config` part of a Sync or Dictation request → the typed options the decoding needs.
 
-Sync (CONTRACT §6.11): the SDK's `SyncTranscriptionConfig` keys, plus the skill's spellings `word_boost` and
-`language_code`; other keys are ignored (CHOICE, like REST). Dictation (§6.12): exactly the SDK's
-`DictationConfig` keys; anything else is rejected, as the SDK documents.
+Sync (docs/compatibility.md#sync-api): the SDK's `SyncTranscriptionConfig` keys, plus the skill's spellings
+`word_boost` and `language_code`; other keys are ignored (CHOICE, like REST). Dictation
+(docs/compatibility.md#dictation-api): exactly the SDK's `DictationConfig` keys; anything else is rejected, as
+the SDK documents.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Dictation's `llm_instruction` (CONTRACT §6.12): the transcript rewritten by an OpenAI-compatible chat
-endpoint the operator configures (llama.cpp's `llama-server`, Ollama's `/v1`, vLLM ...).
+"""Dictation's `llm_instruction` (docs/compatibility.md#dictation-api): the transcript rewritten by an
+OpenAI-compatible chat endpoint the operator configures (llama.cpp's `llama-server`, Ollama's `/v1`, vLLM
+...).
 
 With none configured the rewrite is not made up: `llm_response` stays null and `llm_error` says why. The mock
 engine can script one instead (`LOCALSCRIBE_MOCK_REWRITE`), so test suites get a deterministic answer.

@@ -1,7 +1,7 @@
 """A `multipart/form-data` body read as it arrives (python-multipart's streaming parser), as typed events.
 
 The Sync and Dictation SDKs send the `config` part first and then the audio as the caller records it, so the
-parts must be handled before the body ends (CONTRACT §6.11).
+parts must be handled before the body ends (docs/compatibility.md#sync-api).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One request, one transcript: the Sync and Dictation APIs (CONTRACT §6.11, §6.12).
+"""One request, one transcript: the Sync and Dictation APIs (docs/compatibility.md#sync-api, #dictation-api).
 
 The live path (`/v1/transcribe/live`, `/stream`, and the SDKs' `transcribe()`, which posts there too) decodes
 while the body is still arriving: the audio is cut at pauses and each finished segment is decoded at once, so
@@ -311,7 +311,8 @@ def _confidence(words: list[EngineWord]) -> float:
 
 
 def sync_body(t: Transcription, session_id: str, request_ms: float) -> dict[str, object]:
-    """`SyncTranscriptResponse` (CONTRACT §6.11): word `start`/`end` in ms only with `timestamps: true`."""
+    """`SyncTranscriptResponse` (docs/compatibility.md#sync-api): word `start`/`end` in ms only with
+    `timestamps: true`."""
     words: list[dict[str, object]] = []
     for w in t.words:
         word: dict[str, object] = {"text": w.text, "confidence": round(w.confidence, 4)}
@@ -351,7 +352,7 @@ def dictation_body(
     llm_text: str | None,
     llm_error: str | None,
 ) -> dict[str, object]:
-    """`DictationResponse` (CONTRACT §6.12): words carry text and confidence only."""
+    """`DictationResponse` (docs/compatibility.md#dictation-api): words carry text and confidence only."""
     return {
         "text": " ".join(w.text for w in t.words),
         "words": [{"text": w.text, "confidence": round(w.confidence, 4)} for w in t.words],

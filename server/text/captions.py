@@ -1,7 +1,7 @@
 """Build SRT and WebVTT subtitles (the `/srt` and `/vtt` exports) from word timestamps.
 
-Cue splitting is undocumented by AssemblyAI; CONTRACT §2.6 CHOICE: by default a cue holds the words up
-to a sentence end, split further so no cue passes DEFAULT_CHARS_PER_CAPTION characters; with
+Cue splitting is undocumented by AssemblyAI; docs/compatibility.md#exports CHOICE: by default a cue holds the
+words up to a sentence end, split further so no cue passes DEFAULT_CHARS_PER_CAPTION characters; with
 `chars_per_caption` ("maximum number of characters per caption") cues are packed greedily up to that
 length, across sentence ends.
 """

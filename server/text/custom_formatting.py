@@ -1,5 +1,6 @@
-"""Custom formatting (`speech_understanding.request.custom_formatting`, CONTRACT §2.9): dates, phone numbers
-and e-mail addresses in the transcript rewritten into the caller's patterns.
+"""Custom formatting (`speech_understanding.request.custom_formatting`,
+docs/compatibility.md#speech-understanding): dates, phone numbers and e-mail addresses in the transcript
+rewritten into the caller's patterns.
 
 Patterns are the documented placeholder strings: `date` from the tokens `mm`, `dd`, `yyyy`, `yy` and any
 separators (`mm/dd/yyyy`, `dd.mm.yyyy`, `yyyy-mm-dd`); `phone_number` with one `x` per digit

@@ -1,7 +1,7 @@
 """Group words into the API's sentences and paragraphs (the `/sentences` and `/paragraphs` exports).
 
-AssemblyAI does not document its segmentation; these rules (CONTRACT §2.6) aim for what a reader
-expects: sentences end at terminal punctuation or a change of speaker/channel, paragraphs group a few
+AssemblyAI does not document its segmentation; these rules (docs/compatibility.md#exports) aim for what a
+reader expects: sentences end at terminal punctuation or a change of speaker/channel, paragraphs group a few
 sentences of one speaker and break at long pauses.
 """
 

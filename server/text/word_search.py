@@ -1,4 +1,4 @@
-"""Word search over a transcript's words (the `/word-search` export, CONTRACT §2.6).
+"""Word search over a transcript's words (the `/word-search` export, docs/compatibility.md#exports).
 
 CHOICE (undocumented by AssemblyAI): matching is case-insensitive and ignores punctuation attached to
 words on both sides ("Smoke," matches "smoke"); numbers match as written ("5" matches "5", not "five");
@@ -18,7 +18,7 @@ from server.text.formatting import match_key
 from server.text.types import Word
 
 MAX_TERMS = 100
-MAX_TERM_WORDS = 5  # CONTRACT §2.6: "a word, number or phrase of up to five words"
+MAX_TERM_WORDS = 5  # docs/compatibility.md#exports: "a word, number or phrase of up to five words"
 MAX_TERM_CHARS = 200
 
 

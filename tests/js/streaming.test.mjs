@@ -1,4 +1,4 @@
-// Real-time transcription through the unchanged JS SDK, which only speaks wss:// (CONTRACT §5.5, §6.4):
+// Real-time transcription through the unchanged JS SDK, which only speaks wss:// (docs/compatibility.md#clients):
 // v3 Universal-Streaming (`client.streaming`) and legacy v2 (`client.realtime`), each with a temporary token
 // (sent as `?token=`), jfk.flac as 16 kHz pcm_s16le sent in 100 ms chunks at real-time pace.
 import assert from "node:assert/strict";

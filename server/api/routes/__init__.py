@@ -22,7 +22,8 @@ SPEC_ERRORS = (400, 401, 404, 429, 500)  # declared by every REST operation of t
 
 def api_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Documented error statuses (default: SPEC_ERRORS), plus `4XX`: every client error has this body, and
-    declaring it keeps FastAPI from advertising a 422, which this server never sends (CONTRACT §4.1)."""
+    declaring it keeps FastAPI from advertising a 422, which this server never sends
+    (docs/compatibility.md#http-errors)."""
     keys: list[int | str] = [*sorted(codes or SPEC_ERRORS), "4XX"]
     return {code: {"model": ApiErrorBody, "description": "Error"} for code in keys}
 

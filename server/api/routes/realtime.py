@@ -49,7 +49,7 @@ async def create_v2_token(
     account: AccountRef = Depends(current_account),  # first: no body is read without a valid key
     body: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    """A single-use token for one `/v2/realtime/ws` session (CONTRACT §7)."""
+    """A single-use token for one `/v2/realtime/ws` session (docs/compatibility.md#tokens)."""
     expires_in = streams.v2_token_lifetime(body)
     return {"token": await run_db(request.scope, _issue, _minting_key(request), expires_in, None)}
 

@@ -1,4 +1,5 @@
-"""The Sync API (CONTRACT §6.11) and the Dictation API (§6.12) on LocalScribe's own origin.
+"""The Sync API (docs/compatibility.md#sync-api) and the Dictation API (docs/compatibility.md#dictation-api)
+on LocalScribe's own origin.
 
 Thin: authentication, the model header, the capacity slot and the problem-details errors. The body is read
 here as it arrives and handed to `sync/transcribe.py`, which decodes while the upload is still going on.
@@ -25,10 +26,12 @@ from server.sync import transcribe as sync
 from server.sync.config import DictationConfig, SyncConfig
 from server.sync.llm_rewrite import rewrite
 
-router = APIRouter(include_in_schema=False)  # not in the REST spec (CONTRACT §6.11: its spec is unpublished)
+# not in the REST spec (docs/compatibility.md#sync-api: its spec is unpublished)
+router = APIRouter(include_in_schema=False)
 
 MODEL_HEADER = "x-aai-model"
-DICTATION_PREFIX = "/dictation"  # CHOICE (§6.12): dictation_base_url = http://HOST:PORT/dictation
+# CHOICE (docs/compatibility.md#dictation-api): dictation_base_url = http://HOST:PORT/dictation
+DICTATION_PREFIX = "/dictation"
 DICTATION_MODEL = "universal-3-5-pro"  # Dictation sends no model header: it decodes as the U3 Pro names do
 
 
@@ -67,7 +70,8 @@ class _Body:
 
 
 async def _authenticate(request: Request) -> None:
-    """Auth as REST (CONTRACT §1): the same keys, accounts and key cache; answered in problem details."""
+    """Auth as REST (docs/compatibility.md#auth): the same keys, accounts and key cache; answered in problem
+    details."""
     if await authenticate(request) is None:
         raise errors.problem(errors.SYNC_UNAUTHORIZED)
 

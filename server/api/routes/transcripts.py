@@ -210,7 +210,8 @@ async def redacted_audio(
     base: str = Depends(base_url),
 ) -> JSONResponse:
     state = await _with_transcript(request, account, transcript_id, redacted_audio_state)
-    if state.processing or state.file_name is None:  # CONTRACT §2.7: the SDK waits and asks again on 202
+    # docs/compatibility.md#redacted-audio: the SDK waits and asks again on 202
+    if state.processing or state.file_name is None:
         return JSONResponse({"status": "redacted_audio_processing"}, status_code=202)
     return JSONResponse(
         {
@@ -227,7 +228,8 @@ def _redacted_file(transcript_id: str, file_name: str, folder: Any) -> Any:
 
 @router.get("/{transcript_id}/redacted-audio/{file_name}", include_in_schema=False)  # a file URL, not an API
 async def redacted_audio_download(transcript_id: str, file_name: str, request: Request) -> FileResponse:
-    """No auth (the SDK sends none): the unguessable file name is the credential (CONTRACT §2.7)."""
+    """No auth (the SDK sends none): the unguessable file name is the credential
+    (docs/compatibility.md#redacted-audio)."""
     folder = request.app.state.settings.redacted_audio_dir
     path = await run_db(request.scope, _redacted_file, transcript_id, file_name, folder)
     name = f"{transcript_id}-redacted{path.suffix}"

@@ -1,4 +1,4 @@
-// Live: the microphone over /v3/ws with a temporary token (CONTRACT §6, §7). Partials grey, finals replace them.
+// Live: the microphone over /v3/ws with a temporary token (docs/compatibility.md#v3-streaming, #tokens). Partials grey, finals replace them.
 import { api, getKey } from './api.js';
 import { h } from './dom.js';
 
@@ -177,7 +177,7 @@ async function connect({ model, formatTurns, speakerLabels, onState, onTurn, onE
   };
 }
 
-/** Record, then one request to the Sync API (CONTRACT §6.11): the whole clip in, the transcript out. */
+/** Record, then one request to the Sync API (docs/compatibility.md#sync-api): the whole clip in, the transcript out. */
 function syncCard() {
   const record = h('button', { type: 'button', id: 'sync-record' }, 'Record');
   const stop = h('button', { type: 'button', id: 'sync-stop', disabled: true }, 'Stop and transcribe');
