@@ -43,7 +43,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
-        | {"text"}
+        | {"intelligence", "text"}
     ),
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
     "faults_file": frozenset({"db", "errors", "services"}),

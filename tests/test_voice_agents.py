@@ -2,7 +2,7 @@
 
 LiveKit's AssemblyAI plugin and Pipecat's AssemblyAISTTService are driven the way their frameworks drive them
 (tests/support/voice_agents.py); raw sockets cover what the frameworks do not reach
-(docs/compatibility.md#v3-models-docs/compatibility.md#clients).
+(docs/compatibility.md#v3-models, docs/compatibility.md#clients).
 """
 
 from __future__ import annotations

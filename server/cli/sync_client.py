@@ -1,5 +1,5 @@
 """`localscribe sync FILE` and `localscribe dictate FILE`: one request, one transcript
-(docs/compatibility.md#sync-api-12).
+(docs/compatibility.md#sync-api, docs/compatibility.md#dictation-api).
 
 Like the rest of the client it speaks only the public HTTP API, so it works against any server that serves
 the Sync and Dictation APIs.
