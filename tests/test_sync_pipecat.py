@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from server.media.decode import decode
 from tests.conftest import StartServer
 from tests.support.server import API_KEY
 from tests.support.spec import AUDIO
+from tests.support.wer import wer
 
 pytest.importorskip("pipecat.services.assemblyai.stt")
 
@@ -92,20 +92,6 @@ async def _run_pipeline(url: str, pcm: bytes, language: Any) -> list[Any]:
     return seen
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in (re.sub(r"[^\w']", "", t.lower()) for t in text.split()) if w]
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row = row, [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
 def test_one_transcription_per_utterance_mock(start_server: StartServer, tmp_path: Path) -> None:
     from pipecat.transcriptions.language import Language
 
@@ -133,4 +119,4 @@ def test_pipecat_sync_real_speech(start_server: StartServer, clips: tuple[str, .
     references = " ".join(manifest[clip]["reference"] for clip in clips)
     said = " ".join(frame.text for frame in frames)
     # the async path gets 0.14 on these English clips (en_timit: "your", "in", "water") and 0.05 on the German
-    assert _wer(references, said) <= 0.2, said
+    assert wer(references, said) <= 0.2, said

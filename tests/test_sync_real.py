@@ -4,7 +4,6 @@ the same clips (issue 22), English and German, through both SDK clients unchange
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import assemblyai as aai
@@ -13,6 +12,8 @@ import pytest
 from tests.conftest import StartServer
 from tests.support.server import API_KEY
 from tests.support.spec import AUDIO
+from tests.support.wer import word_errors
+from tests.support.wer import words as wer_words
 
 pytestmark = pytest.mark.real
 
@@ -32,21 +33,6 @@ def backend() -> str:
     return "sqlite"
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in (re.sub(r"[^\w']", "", t.lower()) for t in text.split()) if w]
-
-
-def _errors(reference: str, hypothesis: str) -> int:
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row = row, [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
-    return row[-1]
-
-
-@pytest.mark.timeout(1800)  # 14 decodes with `base` on a shared 2-core machine
 def test_sync_wer_matches_async_wer(start_server: StartServer) -> None:
     server = start_server(
         LOCALSCRIBE_ENGINE="whisper",
@@ -69,9 +55,9 @@ def test_sync_wer_matches_async_wer(start_server: StartServer) -> None:
             config = aai.SyncTranscriptionConfig(language_codes=[language])
             result = aai.SyncTranscriber().transcribe(str(AUDIO / clip), config)
             print(f"{clip}\n  async: {done.text}\n  sync:  {result.text}", flush=True)
-            async_errors += _errors(reference, done.text)
-            sync_errors += _errors(reference, result.text)
-            words += len(_words(reference))
+            async_errors += word_errors(reference, done.text)
+            sync_errors += word_errors(reference, result.text)
+            words += len(wer_words(reference))
     finally:
         aai.settings.base_url = "https://api.assemblyai.com"
         aai.settings.sync_base_url = "https://sync.assemblyai.com"

@@ -7,7 +7,6 @@ SpeechStarted before each turn's first Turn, the right language code. Few and sh
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from tests.conftest import StartServer
 from tests.support.server import API_KEY, ServerProcess
 from tests.support.spec import AUDIO
 from tests.support.voice_agents import livekit_stream, pipecat_pipeline
+from tests.support.wer import wer
 from tests.test_streaming import pcm16
 from tests.test_voice_agents import assert_u3_pro_sequence
 
@@ -26,20 +26,6 @@ GERMAN = "de_thorsten_1386ecbb98a8f46dd0b0eb75d68ee0d0.wav"
 # 3 s of silence after the speech, as a live microphone would send: LiveKit stops reading 5 s after its
 # Terminate, so the last turn should end (by silence) before that
 TAIL = bytes(16_000 * 2 * 3)
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w' ]", " ", text.lower()).split()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row = row, [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 @pytest.fixture
