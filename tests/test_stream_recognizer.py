@@ -8,7 +8,7 @@ import pytest
 
 from server.engine.base import SAMPLE_RATE, TranscribeOptions
 from server.engine.mock import MockEngine
-from server.engine.streaming import Final, Partial, StreamRecognizer, TurnConfig
+from server.engine.recognizer import Final, Partial, StreamRecognizer, TurnConfig
 from server.engine.vad import StreamingVad
 from server.media.decode import decode
 from tests.support.spec import AUDIO

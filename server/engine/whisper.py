@@ -21,7 +21,7 @@ from server.engine.base import (
     ProgressFn,
     TranscribeOptions,
 )
-from server.engine.models import is_multilingual, resolve_model
+from server.engine.model_store import is_multilingual, resolve_model
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

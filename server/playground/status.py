@@ -20,7 +20,7 @@ from server.services.accounts import AccountRef
 def active_streams(db: Session, account_id: str) -> int | None:
     """Open real-time sessions of the account, or None while this server has no stream registry."""
     try:
-        from server.services.streams import active_count
+        from server.services.stream_slots import active_count
     except ImportError:
         return None
     return active_count(db, account_id)
