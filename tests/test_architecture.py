@@ -30,8 +30,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "http_guard": frozenset(),  # header and body deadlines under uvicorn
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
-    "engine": frozenset({"config"}),
-    "media": frozenset({"engine", "errors"}),
+    "engine": frozenset({"config", "media"}),  # media: the one SAMPLE_RATE
+    "media": frozenset({"errors"}),
     "intelligence": frozenset({"text", "media", "languages", "errors"}),
     # storage and work
     "db": frozenset({"clock", "config"}),

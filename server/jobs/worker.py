@@ -15,6 +15,7 @@ import uuid
 
 from server import errors
 from server.config import Settings
+from server.db.models import TranscriptStatus
 from server.engine.base import Engine
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
@@ -159,6 +160,7 @@ class WorkerPool:
 def _observe(job: queue.ClaimedJob, fields: dict, elapsed: float) -> None:
     metrics.QUEUE_WAIT.observe(job.queued_s)
     metrics.PROCESSING.observe(elapsed)
-    metrics.JOBS_FINISHED.labels("completed" if "result" in fields else "error").inc()
+    finished = TranscriptStatus.COMPLETED if "result" in fields else TranscriptStatus.ERROR
+    metrics.JOBS_FINISHED.labels(finished).inc()
     if fields.get("audio_duration"):
         metrics.RTF.observe(elapsed / fields["audio_duration"])

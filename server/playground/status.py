@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.clock import iso
-from server.db.models import Transcript
+from server.db.models import Transcript, TranscriptStatus
 from server.jobs.queue import processing_count
 from server.services.accounts import AccountRef
 
@@ -32,7 +32,7 @@ def _queued(db: Session, account_id: str) -> list[str]:
     return list(
         db.execute(
             select(Transcript.id)
-            .where(Transcript.account_id == account_id, Transcript.status == "queued")
+            .where(Transcript.account_id == account_id, Transcript.status == TranscriptStatus.QUEUED)
             .order_by(Transcript.created_at.asc(), Transcript.id.asc())
         )
         .scalars()

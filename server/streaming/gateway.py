@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.config import Settings
 from server.db.session import session_scope
 from server.services import faults, stream_slots
 from server.services.accounts import api_key_from
@@ -60,8 +61,7 @@ def _release(session_id: str, audio_s: float) -> None:
         stream_slots.close_session(db, session_id, audio_s)
 
 
-async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler) -> None:
-    settings = decoder.settings
+async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, settings: Settings) -> None:
     await ws.accept()
     try:
         caller = await _admit(ws, adapter)

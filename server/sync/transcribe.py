@@ -18,9 +18,10 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.engine.base import SAMPLE_RATE, AudioSource, EngineError, EngineWord, TranscribeOptions
+from server.engine.base import AudioSource, EngineError, EngineWord, TranscribeOptions
 from server.engine.segmenter import PauseSegmenter, Segment
 from server.media.incoming import AudioFormatError, IncomingAudio
+from server.media.rate import SAMPLE_RATE
 from server.streaming.scheduler import DecodeScheduler
 from server.sync.config import DecodeHints, DictationConfig, SyncConfig, parse_config
 from server.sync.multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
