@@ -16,7 +16,7 @@ from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
 from server.db.session import bind, session_scope, startup_lock
-from server.faults_file import load_faults_file
+from server.emulator.faults_file import load_faults_file
 from server.jobs.sweeper import sweep
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts

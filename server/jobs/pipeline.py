@@ -60,8 +60,8 @@ class JobOutcome:
 def run_job(
     job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
 ) -> JobOutcome:
-    if job.fault and job.fault.get("error") is not None:  # fault `error` (docs/faults.md)
-        raise JobError(job.fault["error"])
+    if job.fault and job.fault.error is not None:  # fault `error` (docs/faults.md)
+        raise JobError(job.fault.error)
     path = _local_audio(job, settings)
     try:
         return _transcribe_file(path, job, engine, settings, progress)

@@ -21,6 +21,7 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, TranscriptStatus, Upload, WebhookDelivery
 from server.db.session import Pool, session_scope
+from server.jobs.job_fault import JobFault
 from server.jobs.result_keys import BASE_URL_PARAM, REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
@@ -35,7 +36,7 @@ class ClaimedJob:
     params: dict[str, Any]
     attempt: int
     queued_s: float  # how long it waited before this claim
-    fault: dict[str, Any] | None = None  # injected fault stamped at creation (docs/faults.md)
+    fault: JobFault | None = None  # injected fault stamped at creation (docs/faults.md)
 
 
 def processing_count(db: Session, account_id: str) -> int:
@@ -108,7 +109,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 dict(job.params),
                 job.attempts,
                 (now - job.created_at).total_seconds(),
-                job.fault,
+                JobFault.from_json(job.fault),  # the one place a job's fault is read
             )
     return None
 

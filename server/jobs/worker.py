@@ -122,7 +122,7 @@ class WorkerPool:
         """Fault `delay` (docs/faults.md): N extra seconds in `processing`, the heartbeat renewing the lease.
 
         Returns False when the pool halts meanwhile (the job is then left for `hand_back`)."""
-        delay = float((job.fault or {}).get("delay_s") or 0)
+        delay = (job.fault.delay_s if job.fault else None) or 0.0
         if delay <= 0 or not self._halt.wait(delay):
             return True
         with self._progress_lock:

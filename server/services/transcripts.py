@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from server.db.models import Transcript, TranscriptStatus, Upload
 from server.jobs.queue import processing_count
 from server.jobs.result_keys import BASE_URL_PARAM
 from server.services.accounts import AccountRef
-from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
 from server.services.rendered_cache import FINISHED, dumps
@@ -32,20 +30,19 @@ def create_transcript(
     db: Session,
     account: AccountRef,
     params: dict[str, Any],
-    headers: Mapping[str, str] | None = None,
     base_url: str | None = None,
 ) -> Transcript:
     """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
 
-    `headers` only serve fault rules that match on a request header (docs/faults.md); `base_url` (the
-    server as the client reached it) is kept, never echoed, for the `redacted_audio_ready` webhook's URL.
+    `base_url` (the server as the client reached it) is kept, never echoed, for the `redacted_audio_ready`
+    webhook's URL. Injected faults are stamped by the caller (server/emulator/matching.py) in the same
+    transaction.
     """
     if base_url is not None:
         params = {**params, BASE_URL_PARAM: base_url}
     audio_url = params["audio_url"]
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None
-    fault, hold_until = job_fault(db, account.id, audio_url, headers, utcnow())
     t = Transcript(
         account_id=account.id,
         status=TranscriptStatus.QUEUED,
@@ -53,8 +50,6 @@ def create_transcript(
         audio_url=audio_url,
         upload_id=upload.id if upload else None,
         params=params,
-        fault=fault,
-        hold_until=hold_until,
     )
     db.add(t)
     db.flush()

@@ -17,7 +17,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.config import Settings
 from server.db.session import session_scope
-from server.services import faults, stream_slots
+from server.emulator.matching import stream_fault
+from server.services import stream_slots
 from server.services.accounts import api_key_from
 from server.streaming.close_codes import Close
 from server.streaming.protocol import Adapter, Refused
@@ -44,7 +45,7 @@ def _open(
     """Take the slot (and the token); also look up an injected close (and its delay) for this session."""
     with session_scope() as db:
         session_id = stream_slots.open_session(db, caller, adapter.name)
-        fault = faults.stream_fault(db, caller.account_id, headers)
+        fault = stream_fault(db, caller.account_id, headers)
     return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None
 
 

@@ -16,7 +16,8 @@ from server.api.body import read_capped
 from server.api.deps import ReadDb, SettingsDep, WriteDb
 from server.api.json_values import parse_json
 from server.config import Settings
-from server.services import admin, faults
+from server.emulator import admin, rules
+from server.emulator.schema import parse_rule
 from server.services.accounts import api_key_from
 
 
@@ -97,25 +98,25 @@ def reset(db: WriteDb, settings: SettingsDep) -> dict[str, Any]:
 
 @router.get("/faults")
 def list_faults(db: ReadDb) -> dict[str, Any]:
-    return {"faults": [faults.render_rule(r) for r in faults.list_rules(db)]}
+    return {"faults": [rules.render_rule(r) for r in rules.list_rules(db)]}
 
 
 @router.post("/faults", status_code=201)
 def create_fault(data: AdminBody, db: WriteDb) -> dict[str, Any]:
-    return faults.render_rule(faults.add_rule(db, faults.parse_rule(data)))
+    return rules.render_rule(rules.add_rule(db, parse_rule(data)))
 
 
 @router.get("/faults/{rule_id}")
 def show_fault(rule_id: str, db: ReadDb) -> dict[str, Any]:
-    return faults.render_rule(faults.get_rule(db, rule_id))
+    return rules.render_rule(rules.get_rule(db, rule_id))
 
 
 @router.delete("/faults/{rule_id}")
 def delete_fault(rule_id: str, db: WriteDb) -> dict[str, Any]:
-    return faults.render_rule(faults.delete_rule(db, rule_id))
+    return rules.render_rule(rules.delete_rule(db, rule_id))
 
 
 @router.delete("/faults")
 def delete_faults(db: WriteDb, source: str | None = None) -> dict[str, int]:
     """All rules, or only those of one `source` (`api` or `file`)."""
-    return {"deleted": faults.delete_rules(db, source=source)}
+    return {"deleted": rules.delete_rules(db, source=source)}

@@ -19,6 +19,7 @@ from server.api.routes import api_errors, query
 from server.config import Settings
 from server.db.models import Transcript
 from server.db.session import session_scope
+from server.emulator.matching import stamp_job_fault
 from server.services import exports
 from server.services import transcripts as svc
 from server.services.accounts import AccountRef
@@ -45,7 +46,8 @@ def _create(
         known_speech_models=known_speech_models(settings),
     )
     with session_scope() as db:  # one short write transaction; rendering happens after the commit
-        t = svc.create_transcript(db, account, params, headers, base_url=base)
+        t = svc.create_transcript(db, account, params, base_url=base)
+        stamp_job_fault(db, t, headers)
     return render_transcript(t)
 
 
