@@ -22,7 +22,8 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Base, FaultRule
 from server.db.session import make_engine
-from server.emulator import http_rules, matching, rules
+from server.emulator import http_rules, matching
+from server.emulator import rules as store
 from server.emulator.faults_file import FaultsFileError, load_faults_file
 from server.emulator.matching import Facts, StreamFault, matches
 from server.emulator.schema import parse_rule
@@ -104,18 +105,18 @@ def test_matching(match: dict, facts: Facts, expected: bool) -> None:
 
 def test_times_caps_firings_and_job_effects_combine(db: Session) -> None:
     now = datetime(2026, 1, 1)
-    rules.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 2}, "times": 1}))
-    rules.add_rule(
+    store.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 2}, "times": 1}))
+    store.add_rule(
         db, parse_rule({"effect": {"type": "error", "message": "boom"}, "match": {"account_id": "a"}})
     )
-    rules.add_rule(db, parse_rule({"effect": {"type": "error", "message": "later rule"}}))
+    store.add_rule(db, parse_rule({"effect": {"type": "error", "message": "later rule"}}))
     fault, hold_until = matching.job_fault(db, "a", "http://h/x.wav", {}, now)
     assert fault is not None and (fault["hold_s"], fault["error"]) == (2, "boom")  # the oldest rule wins
     assert hold_until == datetime(2026, 1, 1, 0, 0, 2)
     fault, hold_until = matching.job_fault(db, "b", "http://h/x.wav", {}, now)
     assert fault is not None and "hold_s" not in fault and hold_until is None  # times: 1 is used up
     assert fault["error"] == "later rule"
-    assert [r.hits for r in rules.list_rules(db)] == [1, 1, 1]
+    assert [r.hits for r in store.list_rules(db)] == [1, 1, 1]
 
 
 def test_nothing_is_injected_without_a_rule(db: Session) -> None:
@@ -128,7 +129,7 @@ def test_nothing_is_injected_without_a_rule(db: Session) -> None:
 
 
 def test_stream_fault(db: Session) -> None:
-    rules.add_rule(
+    store.add_rule(
         db,
         parse_rule(
             {
@@ -146,8 +147,8 @@ def test_stream_fault(db: Session) -> None:
 
 
 def test_http_fraction_and_cache(db: Session) -> None:
-    rules.add_rule(db, parse_rule({"effect": {"type": "http", "status": 500, "fraction": 0.25}}))
-    rules.add_rule(
+    store.add_rule(db, parse_rule({"effect": {"type": "http", "status": 500, "fraction": 0.25}}))
+    store.add_rule(
         db, parse_rule({"effect": {"type": "http", "status": 429}, "match": {"path": "/v2/upload"}})
     )
     rules = http_rules.load_http_faults(db)
@@ -176,17 +177,17 @@ def test_faults_file_loads_idempotently(db: Session, tmp_path: Path) -> None:
         "  - effect: {type: http, status: 500, fraction: 0.1}\n"
     )
     assert load_faults_file(db, path) == 2
-    first = {r.id: r for r in rules.list_rules(db)}
-    rules.consume(db, next(iter(first.values())))
+    first = {r.id: r for r in store.list_rules(db)}
+    store.consume(db, next(iter(first.values())))
     assert load_faults_file(db, path) == 2  # a second process starting: same rules, counts kept
-    again = rules.list_rules(db)
+    again = store.list_rules(db)
     assert {r.id for r in again} == set(first) and sorted(r.hits for r in again) == [0, 1]
     assert all(r.source == "file" for r in again)
 
     path.write_text("- effect: {type: error, message: gone}\n")  # a bare list works too
-    rules.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 1}}))  # API rules are left alone
+    store.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 1}}))  # API rules are left alone
     assert load_faults_file(db, path) == 1
-    assert sorted((r.source, r.kind) for r in rules.list_rules(db)) == [("api", "hold"), ("file", "error")]
+    assert sorted((r.source, r.kind) for r in store.list_rules(db)) == [("api", "hold"), ("file", "error")]
 
     path.write_text("- effect: {type: hold}\n")
     with pytest.raises(FaultsFileError, match="rule 1: effect.hold.seconds"):
