@@ -315,16 +315,15 @@ def _word_score(word: Word, window_scores: np.ndarray, hop_s: float, window_s: f
 
 def run(doc: Document) -> dict[str, Any]:
     """Label every word's `speaker` and rebuild `utterances` as speaker turns."""
-    p = doc.params
-    options = p.get("speaker_options") or {}
-    n_speakers = p.get("speakers_expected")
+    options = doc.request.speaker_options or {}
+    n_speakers = doc.request.speakers_expected
     low = int(options.get("min_speakers_expected") or 1)
     high = options.get("max_speakers_expected")
     if n_speakers is None and high is None:
         seconds = doc.samples.duration_s
         high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
     channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
-    offset = int(doc.extra.get("samples_offset_ms") or 0)
+    offset = doc.samples_offset_ms
     if channels:
         for channel in channels:  # channel "1" is track 0 (server/jobs/pipeline.py numbers them so)
             words = sorted((w for w in doc.words if w.get("channel") == channel), key=lambda w: w["start"])
