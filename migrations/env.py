@@ -9,7 +9,8 @@ from server.config import Settings
 from server.db.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or Settings().sqlalchemy_url  # the alembic command line: the environment, read once here
+# the alembic command line: the environment, read once here (the server always passes its URL)
+url = config.get_main_option("sqlalchemy.url") or Settings().sqlalchemy_url
 
 
 def run() -> None:
