@@ -26,6 +26,7 @@ from server.media.errors import MediaError
 from server.media.probe import measure_duration, probe
 from server.media.redact import write_redacted
 from server.text.word_search import MAX_TERMS
+from server.transcript_request import TranscriptRequest
 from tests.support.bombs import claim_total_samples, silent_flac
 from tests.support.files import until
 from tests.support.jobmem import REPO, run_job_process
@@ -37,7 +38,7 @@ SR = 16_000
 
 def _job(path: Path, **params: object) -> ClaimedJob:
     body = {"speech_models": ["nano"], "language_code": "en_us", "punctuate": True, "format_text": True}
-    return ClaimedJob("t1", "a", "upload", str(path), {**body, **params}, 1, 0.0)
+    return ClaimedJob("t1", "a", "upload", str(path), TranscriptRequest.from_json({**body, **params}), 1, 0.0)
 
 
 # --- memory: flat in the audio's length ------------------------------------------------------------------

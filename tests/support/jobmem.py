@@ -17,6 +17,7 @@ sys.path.insert(0, root)
 from server.config import Settings
 from server.jobs.pipeline import run_job
 from server.jobs.queue import ClaimedJob
+from server.transcript_request import TranscriptRequest
 if engine_name == "mock":
     from server.engine.mock import MockEngine
     engine = MockEngine()
@@ -27,7 +28,8 @@ else:
     engine.load()
 params = {"speech_models": ["nano"], "language_code": "en_us", "punctuate": True, "format_text": True}
 settings = Settings(engine=engine_name, data_dir=__import__("pathlib").Path(sys.argv[6]))
-job = ClaimedJob(id="bench", account_id="a", audio_url="upload", upload_path=audio, params=params,
+job = ClaimedJob(id="bench", account_id="a", audio_url="upload", upload_path=audio,
+                 request=TranscriptRequest.from_json(params),
                  attempt=1, queued_s=0.0)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.monotonic()
