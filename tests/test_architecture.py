@@ -36,14 +36,27 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # storage and work
     "db": frozenset({"clock", "config"}),
     "jobs": frozenset(
-        {"clock", "config", "db", "engine", "errors", "intelligence", "languages", "media", "text"}
+        {
+            "clock",
+            "config",
+            "db",
+            "emulator",
+            "engine",
+            "errors",
+            "intelligence",
+            "languages",
+            "media",
+            "text",
+        }
     ),
     "speech_models": frozenset({"config", "engine"}),
     # what a request means, and the streaming sessions
-    "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
+    "services": frozenset({"clock", "config", "db", "emulator", "errors", "jobs", "languages", "text"}),
+    # what LocalScribe adds for test suites: scripts, the request journal, recordings, the pytest plugin
+    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "services", "sync"}),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
-        | {"intelligence", "text"}
+        | {"emulator", "intelligence", "text"}
     ),
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
     "faults_file": frozenset({"db", "errors", "services"}),
@@ -56,6 +69,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "config",
             "data_dir",
             "db",
+            "emulator",
             "errors",
             "faults_file",
             "jobs",

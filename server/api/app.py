@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from server.api import db as api_db
 from server.api import error_handlers
 from server.api.faults import FaultInjection
-from server.api.routes import admin, health, playground, realtime, sync, transcripts, uploads
+from server.api.routes import admin, emulator, health, playground, realtime, sync, transcripts, uploads
 from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
 from server.db.session import session_scope, startup_lock
+from server.emulator.journal import Journal, JournalMiddleware
 from server.faults_file import load_faults_file
 from server.jobs.sweeper import sweep
 from server.node import Node
@@ -68,7 +69,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.include_router(sync.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(emulator.router)
+    app.state.journal = Journal(settings.journal_max_entries)
     app.add_middleware(FaultInjection)
+    app.add_middleware(JournalMiddleware, journal=app.state.journal)  # outermost: injected faults show too
     if settings.playground:
         playground.install(app)
     return app

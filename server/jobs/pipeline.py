@@ -19,6 +19,7 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
+from server.emulator.scripted import SCRIPTED_SPEAKERS, scripted_engine, scripted_speakers
 from server.engine.base import (
     SAMPLE_RATE,
     AudioSource,
@@ -62,6 +63,7 @@ def run_job(
 ) -> JobOutcome:
     if job.fault and job.fault.get("error") is not None:  # fault `error` (docs/faults.md)
         raise JobError(job.fault["error"])
+    engine = scripted_engine(job.fault, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
         return _transcribe_file(path, job, engine, settings, progress)
@@ -168,7 +170,10 @@ def _transcribe_file(
         language_code=api_language,
         utterances=utterances,
         # the samples start at audio_start_from on the words' clock
-        extra={"samples_offset_ms": start_ms or 0},
+        extra={
+            "samples_offset_ms": start_ms or 0,
+            SCRIPTED_SPEAKERS: scripted_speakers((job.fault or {}).get("script")),
+        },
         translate=_translator(engine, options, settings) if _wants_translation(p) else None,
     )
     out: dict[str, Any] = {

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Transcript, Upload
+from server.emulator import scripts
 from server.jobs.queue import processing_count
 from server.jobs.result_keys import BASE_URL_PARAM
 from server.services.accounts import AccountRef
@@ -46,6 +47,7 @@ def create_transcript(
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None
     fault, hold_until = job_fault(db, account.id, audio_url, headers, utcnow())
+    fault = scripts.stamp_job(db, fault, account.id, audio_url, headers, upload.path if upload else None)
     t = Transcript(
         account_id=account.id,
         status="queued",
