@@ -53,7 +53,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # what a request means, and the streaming sessions
     "services": frozenset({"clock", "config", "db", "emulator", "errors", "jobs", "languages", "text"}),
     # what LocalScribe adds for test suites: scripts, the request journal, recordings, the pytest plugin
-    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "services", "sync"}),
+    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "jobs", "services", "sync"}),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
         | {"emulator", "intelligence", "text"}

@@ -51,6 +51,7 @@ class LocalScribe:
         self._http: httpx.Client | None = None
         self.app: Any = None
         self.port = 0
+        self._env_before: dict[str, str | None] | None = None
 
     # --- life ---------------------------------------------------------------------------------------------
     @property
@@ -100,7 +101,7 @@ class LocalScribe:
         from server.api.app import create_app
 
         settings = self.settings()
-        _install(settings)
+        self._env_before = _install(settings)
         self.app = create_app(settings)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -127,6 +128,9 @@ class LocalScribe:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._env_before is not None:
+            _uninstall(self._env_before)
+            self._env_before = None
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -228,15 +232,34 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _install(settings: Any) -> None:
-    """Make `settings` the process's settings (until the app factory hands them down everywhere: issue 17)."""
+def _install(settings: Any) -> dict[str, str | None]:
+    """Make `settings` the process's settings (until the app factory hands them down everywhere: issue 17);
+    returns the environment to put back."""
     from server.config import get_settings
     from server.db.session import reset_caches
 
-    os.environ["LOCALSCRIBE_DATABASE_URL"] = settings.sqlalchemy_url
-    os.environ["LOCALSCRIBE_ADMIN_TOKEN"] = settings.admin_token or ""
-    os.environ["LOCALSCRIBE_DATA_DIR"] = str(settings.data_dir)
-    os.environ["LOCALSCRIBE_ENGINE"] = settings.engine
-    os.environ["LOCALSCRIBE_API_KEY"] = settings.api_key or ""
+    values = {
+        "LOCALSCRIBE_DATABASE_URL": settings.sqlalchemy_url,
+        "LOCALSCRIBE_ADMIN_TOKEN": settings.admin_token or "",
+        "LOCALSCRIBE_DATA_DIR": str(settings.data_dir),
+        "LOCALSCRIBE_ENGINE": settings.engine,
+        "LOCALSCRIBE_API_KEY": settings.api_key or "",
+    }
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    reset_caches()
+    return before
+
+
+def _uninstall(before: dict[str, str | None]) -> None:
+    from server.config import get_settings
+    from server.db.session import reset_caches
+
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     get_settings.cache_clear()
     reset_caches()

@@ -19,6 +19,7 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
+from server.emulator.recordings import recorded_outcome
 from server.emulator.scripted import SCRIPTED_SPEAKERS, scripted_engine, scripted_speakers
 from server.engine.base import (
     SAMPLE_RATE,
@@ -66,6 +67,9 @@ def run_job(
     engine = scripted_engine(job.fault, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
+        recorded = recorded_outcome(job, path, settings)  # record or replay mode (docs/testing.md)
+        if recorded is not None:
+            return JobOutcome(*recorded)
         return _transcribe_file(path, job, engine, settings, progress)
     except MediaError as exc:
         raise JobError(str(exc)) from exc
