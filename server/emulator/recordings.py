@@ -24,8 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from server import errors
 from server.clock import iso, utcnow
 from server.config import Settings
-from server.jobs.errors import JobError
-from server.jobs.queue import ClaimedJob
 from server.services.payloads import problem
 
 FORMAT = 1
@@ -49,6 +47,14 @@ NOT_FORWARDED |= {"webhook_auth_header_value"}
 URL_KEYS = frozenset({"audio_url", "webhook_url", "upload_url", "redacted_audio_url", "resource_url"})
 EXPORTS = {"srt": "srt", "vtt": "vtt", "sentences": "sentences", "paragraphs": "paragraphs"}
 POLL_S = 0.5
+
+
+class RecordingError(Exception):
+    """The job ends in `error` with this message (the pipeline turns it into its own job error)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class Recording(BaseModel):
@@ -92,14 +98,17 @@ def recording_path(folder: Path, audio_sha256: str, params: dict[str, Any]) -> P
     return folder / f"{audio_sha256[:16]}-{params_key(params)}.json"
 
 
-def recorded_outcome(job: ClaimedJob, audio: Path, settings: Settings) -> tuple[dict[str, Any], int] | None:
-    """(result, audio_duration) from a recording, in `record` or `replay` mode; None: transcribe as usual."""
-    if settings.recordings_mode == "off" or (job.fault or {}).get("script"):
+def recorded_outcome(
+    params: dict[str, Any], fault: dict[str, Any] | None, audio: Path, settings: Settings
+) -> tuple[dict[str, Any], int] | None:
+    """(result, audio_duration) of a job from a recording, in `record` or `replay` mode; None: transcribe as
+    usual (mode off, a scripted job, or a replay miss with `replay_miss=engine`)."""
+    if settings.recordings_mode == "off" or (fault or {}).get("script"):
         return None
     sha256 = file_sha256(audio)
-    path = recording_path(settings.recordings_dir, sha256, job.params)
+    path = recording_path(settings.recordings_dir, sha256, params)
     if settings.recordings_mode == "record":
-        recording = _record(job, audio, sha256, settings)
+        recording = _record(params, audio, sha256, settings)
         _write(path, recording)
     elif path.is_file():
         recording = read_recording(path)
@@ -107,31 +116,31 @@ def recorded_outcome(job: ClaimedJob, audio: Path, settings: Settings) -> tuple[
         return None
     else:
         key = path.stem.split("-", 1)[1]
-        raise JobError(
+        raise RecordingError(
             errors.RECORDING_MISSING.format(sha256=sha256, key=key, folder=settings.recordings_dir)
         )
     return _outcome(recording)
 
 
 def read_recording(path: Path) -> Recording:
-    """A recording file, or a JobError naming the file and the field that is wrong."""
+    """A recording file, or a RecordingError naming the file and the field that is wrong."""
     try:
         return Recording.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        raise JobError(errors.RECORDING_INVALID.format(path=path.name, problem=problem(exc))) from None
+        raise RecordingError(errors.RECORDING_INVALID.format(path=path.name, problem=problem(exc))) from None
     except OSError as exc:
-        raise JobError(errors.RECORDING_INVALID.format(path=path.name, problem=exc.strerror)) from None
+        raise RecordingError(errors.RECORDING_INVALID.format(path=path.name, problem=exc.strerror)) from None
 
 
 def _outcome(recording: Recording) -> tuple[dict[str, Any], int]:
     t = recording.transcript
     if t.get("status") == "error":
-        raise JobError(str(t.get("error") or errors.SERVER_ERROR))
+        raise RecordingError(str(t.get("error") or errors.SERVER_ERROR))
     result = {k: v for k, v in t.items() if k not in IDENTITY_KEYS}
     return result, int(t.get("audio_duration") or 0)
 
 
-def _record(job: ClaimedJob, audio: Path, sha256: str, settings: Settings) -> Recording:
+def _record(params: dict[str, Any], audio: Path, sha256: str, settings: Settings) -> Recording:
     """Send the job upstream (upload, create, poll, fetch exports) and keep the answer, scrubbed."""
     headers = {"Authorization": settings.upstream_api_key or ""}
     base = settings.upstream_url.rstrip("/")
@@ -139,13 +148,15 @@ def _record(job: ClaimedJob, audio: Path, sha256: str, settings: Settings) -> Re
         with audio.open("rb") as fh:
             upload_url = _json(client.post("/v2/upload", content=fh))["upload_url"]
         created = _json(
-            client.post("/v2/transcript", json={**canonical_params(job.params), "audio_url": upload_url})
+            client.post("/v2/transcript", json={**canonical_params(params), "audio_url": upload_url})
         )
         deadline = time.monotonic() + settings.download_deadline_s
         transcript = created
         while transcript.get("status") not in ("completed", "error"):
             if time.monotonic() > deadline:
-                raise JobError(errors.RECORDING_UPSTREAM.format(problem="nothing final before the deadline"))
+                raise RecordingError(
+                    errors.RECORDING_UPSTREAM.format(problem="nothing final before the deadline")
+                )
             time.sleep(POLL_S)
             transcript = _json(client.get(f"/v2/transcript/{created['id']}"))
         exports: dict[str, Any] = {}
@@ -159,7 +170,7 @@ def _record(job: ClaimedJob, audio: Path, sha256: str, settings: Settings) -> Re
         format=FORMAT,
         audio_sha256=sha256,
         audio_bytes=audio.stat().st_size,
-        params=canonical_params(job.params),
+        params=canonical_params(params),
         recorded_at=iso(utcnow()) or "",
         upstream=_origin(base),
         transcript=scrub(transcript, secrets),
@@ -169,7 +180,7 @@ def _record(job: ClaimedJob, audio: Path, sha256: str, settings: Settings) -> Re
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
-        raise JobError(
+        raise RecordingError(
             errors.RECORDING_UPSTREAM.format(problem=f"{response.status_code} {response.text[:200]}")
         )
     value = response.json()

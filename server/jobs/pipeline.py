@@ -19,7 +19,7 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.emulator.recordings import recorded_outcome
+from server.emulator.recordings import RecordingError, recorded_outcome
 from server.emulator.scripted import SCRIPTED_SPEAKERS, scripted_engine, scripted_speakers
 from server.engine.base import (
     SAMPLE_RATE,
@@ -67,10 +67,12 @@ def run_job(
     engine = scripted_engine(job.fault, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
-        recorded = recorded_outcome(job, path, settings)  # record or replay mode (docs/testing.md)
+        recorded = recorded_outcome(job.params, job.fault, path, settings)  # record/replay (docs/testing.md)
         if recorded is not None:
             return JobOutcome(*recorded)
         return _transcribe_file(path, job, engine, settings, progress)
+    except RecordingError as exc:
+        raise JobError(exc.message) from exc
     except MediaError as exc:
         raise JobError(str(exc)) from exc
     except EngineError as exc:
