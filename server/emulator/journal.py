@@ -35,6 +35,7 @@ SCRUBBED = "***"
 MAX_JSON_BYTES = 1 << 20  # a JSON body larger than this is journalled without its parameters
 MAX_CONFIG_BYTES = 256 << 10
 MAX_KNOWN_UPLOADS = 10_000
+TERMINATIONS = frozenset({"Termination", "SessionTerminated"})  # a stream's last message (v3, v2)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ class JournalMiddleware:
                 params=common["query"],
                 audio=AudioRef(stream_audio.hexdigest(), size) if size else None,
                 audio_s=_pcm_seconds(size, common["query"]),
-                messages=counts,
+                messages=dict(counts),
                 **common,
             )
 
@@ -316,7 +317,9 @@ class JournalMiddleware:
                 if not message.get("more_body", False):
                     record()
             elif kind == "websocket.send" and message.get("text"):
-                _count_type(message["text"], counts)
+                if _count_type(message["text"], counts) in TERMINATIONS:
+                    status[0] = 1000  # a terminated session closes normally; the client may close first
+                    record()
             elif kind == "websocket.close":
                 status[0] = message.get("code", 1000)
                 record()
@@ -336,14 +339,17 @@ class JournalMiddleware:
         await self.app(scope, receive, watched_send)
 
 
-def _count_type(text: str, counts: dict[str, int]) -> None:
+def _count_type(text: str, counts: dict[str, int]) -> str | None:
+    """Count one message by its type; returns the type."""
     try:
         value = json.loads(text)
     except ValueError:
-        return
+        return None
     name = value.get("type") or value.get("message_type") if isinstance(value, dict) else None
-    if isinstance(name, str):
-        counts[name] = counts.get(name, 0) + 1
+    if not isinstance(name, str):
+        return None
+    counts[name] = counts.get(name, 0) + 1
+    return name
 
 
 def _pcm_seconds(size: int, query: dict[str, str]) -> float | None:

@@ -249,7 +249,17 @@ def _install(settings: Any) -> dict[str, str | None]:
     os.environ.update(values)
     get_settings.cache_clear()
     reset_caches()
+    _forget_process_caches()
     return before
+
+
+def _forget_process_caches() -> None:
+    """Keys and fault rules cached per process belong to the previous server's database."""
+    from server.services.accounts import KEYS
+    from server.services.faults import HTTP_RULES
+
+    KEYS.clear()
+    HTTP_RULES.invalidate()
 
 
 def _uninstall(before: dict[str, str | None]) -> None:
@@ -263,3 +273,4 @@ def _uninstall(before: dict[str, str | None]) -> None:
             os.environ[name] = value
     get_settings.cache_clear()
     reset_caches()
+    _forget_process_caches()
