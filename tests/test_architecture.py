@@ -30,37 +30,27 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "http_guard": frozenset(),  # header and body deadlines under uvicorn
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
-    "engine": frozenset({"config"}),
-    "media": frozenset({"engine", "errors"}),
+    "engine": frozenset({"config", "media"}),  # media: the one SAMPLE_RATE
+    "media": frozenset({"errors"}),
     "intelligence": frozenset({"text", "media", "languages", "errors"}),
     # storage and work
     "db": frozenset({"clock", "config"}),
     "jobs": frozenset(
-        {
-            "clock",
-            "config",
-            "db",
-            "emulator",
-            "engine",
-            "errors",
-            "intelligence",
-            "languages",
-            "media",
-            "text",
-        }
+        {"clock", "config", "db", "engine", "errors", "intelligence", "languages", "media", "text"}
+        | {"emulator"}  # a scripted engine, recordings (docs/testing.md)
     ),
     "speech_models": frozenset({"config", "engine"}),
     # what a request means, and the streaming sessions
-    "services": frozenset({"clock", "config", "db", "emulator", "errors", "jobs", "languages", "text"}),
-    # what LocalScribe adds for test suites: scripts, the request journal, recordings, the pytest plugin
-    # (`testing.py` and `pytest_plugin.py`, the harness, import `api` lazily: they start a whole server)
-    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "services", "sync"}),
+    "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
         | {"emulator", "intelligence", "text"}
     ),
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
-    "faults_file": frozenset({"db", "errors", "services"}),
+    # the emulator (fault rules, /admin, the faults file) and what test suites use (scripts, the request
+    # journal, recordings): not part of the AssemblyAI API. The harness (`testing.py`, `pytest_plugin.py`)
+    # imports `api` lazily: it starts a whole server.
+    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "media", "services", "sync"}),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
     "node": frozenset({"config", "engine", "jobs", "streaming", "sync"}),
@@ -70,9 +60,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "config",
             "data_dir",
             "db",
-            "emulator",
             "errors",
-            "faults_file",
+            "emulator",
             "jobs",
             "languages",
             "node",

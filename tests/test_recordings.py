@@ -87,9 +87,12 @@ def test_record_against_the_real_engine_then_replay_on_the_mock(tmp_path: Path) 
 
 @pytest.fixture
 def replaying(tmp_path: Path) -> Iterator[LocalScribe]:
-    with LocalScribe(
-        data_dir=tmp_path / "data", recordings_mode="replay", recordings_dir=tmp_path / "rec"
-    ) as s, s.sdk():
+    with (
+        LocalScribe(
+            data_dir=tmp_path / "data", recordings_mode="replay", recordings_dir=tmp_path / "rec"
+        ) as s,
+        s.sdk(),
+    ):
         aai.settings.polling_interval = 0.05
         yield s
 

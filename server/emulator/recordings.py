@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from server import errors
 from server.clock import iso, utcnow
 from server.config import Settings
-from server.services.payloads import problem
+from server.emulator.payloads import problem
 
 FORMAT = 1
 SCRUBBED_URL = "<scrubbed>"
@@ -99,11 +99,11 @@ def recording_path(folder: Path, audio_sha256: str, params: dict[str, Any]) -> P
 
 
 def recorded_outcome(
-    params: dict[str, Any], fault: dict[str, Any] | None, audio: Path, settings: Settings
+    params: dict[str, Any], audio: Path, settings: Settings
 ) -> tuple[dict[str, Any], int] | None:
     """(result, audio_duration) of a job from a recording, in `record` or `replay` mode; None: transcribe as
-    usual (mode off, a scripted job, or a replay miss with `replay_miss=engine`)."""
-    if settings.recordings_mode == "off" or (fault or {}).get("script"):
+    usual (mode off, or a replay miss with `replay_miss=engine`). A scripted job never gets here."""
+    if settings.recordings_mode == "off":
         return None
     sha256 = file_sha256(audio)
     path = recording_path(settings.recordings_dir, sha256, params)

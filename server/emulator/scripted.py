@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from server.engine.base import (
-    SAMPLE_RATE,
     AudioSource,
     Engine,
     EngineResult,
@@ -22,7 +21,8 @@ from server.engine.base import (
     ProgressFn,
     TranscribeOptions,
 )
-from server.engine.streaming import CONFIDENT_END, DecodeRequest, Event, Final, Onset, Partial, StreamWord
+from server.engine.recognizer import CONFIDENT_END, DecodeRequest, Event, Final, Onset, Partial, StreamWord
+from server.media.rate import SAMPLE_RATE
 
 SCRIPTED_SPEAKERS = "scripted_speakers"  # Document.extra key: [(start_ms, end_ms, speaker)] for diarization
 
@@ -113,9 +113,8 @@ class ScriptedEngine:
         return self.inner.is_ready()
 
 
-def scripted_engine(fault: dict[str, Any] | None, engine: Engine) -> Engine:
+def scripted_engine(effect: dict[str, Any] | None, engine: Engine) -> Engine:
     """The engine a job runs with: the node's, or the script stamped on the job wrapped around it."""
-    effect = (fault or {}).get("script")
     return ScriptedEngine(engine, effect) if effect else engine
 
 

@@ -21,9 +21,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.db.models import FaultRule
-from server.services import faults
-from server.services.payloads import validated
+from server.db.models import FaultRule, Transcript, Upload
+from server.emulator.matching import Facts, lower_headers, matches
+from server.emulator.payloads import validated
+from server.emulator.rules import consume
+from server.emulator.schema import Match
 
 JOB_KIND = "script"
 STREAM_KIND = "turns"
@@ -35,7 +37,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ScriptMatch(faults.Match):
+class ScriptMatch(Match):
     """The fault rules' conditions, plus the SHA-256 of an uploaded file's bytes."""
 
     audio_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
@@ -185,7 +187,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _first(db: Session, kind: str, facts: faults.Facts, upload_path: str | None) -> FaultRule | None:
+def _first(db: Session, kind: str, facts: Facts, upload_path: str | None) -> FaultRule | None:
     """The newest matching script of `kind` with firings left (that firing is counted). Newest, unlike fault
     rules: a test's own script overrides a suite-wide one added before it, as WireMock's stubs do
     (docs/testing.md#scripted-results CHOICE)."""
@@ -200,36 +202,30 @@ def _first(db: Session, kind: str, facts: faults.Facts, upload_path: str | None)
             if sha256 != wanted:
                 continue
         others = {k: v for k, v in rule.match.items() if k != "audio_sha256"}
-        if faults.matches(others, facts) and faults.consume(db, rule):
+        if matches(others, facts) and consume(db, rule):
             return rule
     return None
 
 
-def stamp_job(
-    db: Session,
-    fault: dict[str, Any] | None,
-    account_id: str,
-    audio_url: str,
-    headers: Mapping[str, str] | None,
-    upload_path: str | None,
-) -> dict[str, Any] | None:
-    """The job's fault stamp with the matching script added: `script` (a result) or `error`. A fault rule's
-    own `error` wins over a script (it was stamped first)."""
-    facts = faults.Facts(account_id=account_id, audio_url=audio_url, headers=faults.lower_headers(headers))
-    rule = _first(db, JOB_KIND, facts, upload_path)
+def stamp_job_script(db: Session, t: Transcript, headers: Mapping[str, str] | None) -> None:
+    """Add the matching script to a new job's fault stamp: `script` (a result) or `error`. A fault rule's own
+    `error` wins over a script (it was stamped first)."""
+    facts = Facts(account_id=t.account_id, audio_url=t.audio_url, headers=lower_headers(headers))
+    upload = db.get(Upload, t.upload_id) if t.upload_id else None
+    rule = _first(db, JOB_KIND, facts, upload.path if upload else None)
     if rule is None:
-        return fault
-    stamped = dict(fault or {"rules": []})
+        return
+    stamped = dict(t.fault or {"rules": []})
     stamped["rules"] = [*stamped.get("rules", []), rule.id]
     if rule.effect["type"] == "error":
         stamped.setdefault("error", rule.effect["message"])
     else:
         stamped["script"] = rule.effect
-    return stamped
+    t.fault = stamped
 
 
 def stream_turns(db: Session, account_id: str, headers: Mapping[str, str]) -> list[dict[str, Any]] | None:
     """The turns a new streaming session must emit, if a `turns` script matches it (counts one firing)."""
-    facts = faults.Facts(account_id=account_id, headers=faults.lower_headers(headers))
+    facts = Facts(account_id=account_id, headers=lower_headers(headers))
     rule = _first(db, STREAM_KIND, facts, None)
     return list(rule.effect["turns"]) if rule is not None else None

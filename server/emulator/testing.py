@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import socket
 import tempfile
 import threading
@@ -51,7 +50,7 @@ class LocalScribe:
         self._http: httpx.Client | None = None
         self.app: Any = None
         self.port = 0
-        self._env_before: dict[str, str | None] | None = None
+        self._settings: Any = None
 
     # --- life ---------------------------------------------------------------------------------------------
     @property
@@ -100,9 +99,9 @@ class LocalScribe:
 
         from server.api.app import create_app
 
-        settings = self.settings()
-        self._env_before = _install(settings)
-        self.app = create_app(settings)
+        self._settings = self.settings()
+        _forget_process_caches()
+        self.app = create_app(self._settings)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -128,9 +127,11 @@ class LocalScribe:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
-        if self._env_before is not None:
-            _uninstall(self._env_before)
-            self._env_before = None
+        if self._settings is not None:
+            from server.db.session import dispose
+
+            dispose(self._settings)
+            _forget_process_caches()
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -232,45 +233,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _install(settings: Any) -> dict[str, str | None]:
-    """Make `settings` the process's settings (until the app factory hands them down everywhere: issue 17);
-    returns the environment to put back."""
-    from server.config import get_settings
-    from server.db.session import reset_caches
-
-    values = {
-        "LOCALSCRIBE_DATABASE_URL": settings.sqlalchemy_url,
-        "LOCALSCRIBE_ADMIN_TOKEN": settings.admin_token or "",
-        "LOCALSCRIBE_DATA_DIR": str(settings.data_dir),
-        "LOCALSCRIBE_ENGINE": settings.engine,
-        "LOCALSCRIBE_API_KEY": settings.api_key or "",
-    }
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    reset_caches()
-    _forget_process_caches()
-    return before
-
-
 def _forget_process_caches() -> None:
-    """Keys and fault rules cached per process belong to the previous server's database."""
+    """Keys and fault rules cached per process belong to the previous server's database (sessions follow the
+    app last built: one in-process server at a time)."""
+    from server.emulator.http_rules import HTTP_RULES
     from server.services.accounts import KEYS
-    from server.services.faults import HTTP_RULES
 
     KEYS.clear()
     HTTP_RULES.invalidate()
-
-
-def _uninstall(before: dict[str, str | None]) -> None:
-    from server.config import get_settings
-    from server.db.session import reset_caches
-
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    get_settings.cache_clear()
-    reset_caches()
-    _forget_process_caches()

@@ -22,7 +22,6 @@ from server.config import Settings
 from server.emulator.recordings import RecordingError, recorded_outcome
 from server.emulator.scripted import SCRIPTED_SPEAKERS, scripted_engine, scripted_speakers
 from server.engine.base import (
-    SAMPLE_RATE,
     AudioSource,
     Engine,
     EngineError,
@@ -40,6 +39,7 @@ from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.errors import MediaError
 from server.media.probe import measure_duration, probe
+from server.media.rate import SAMPLE_RATE
 from server.media.redact import write_redacted
 from server.media.span import Audio, FileAudio
 from server.media.speech import speech_fraction
@@ -62,12 +62,14 @@ class JobOutcome:
 def run_job(
     job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
 ) -> JobOutcome:
-    if job.fault and job.fault.get("error") is not None:  # fault `error` (docs/faults.md)
-        raise JobError(job.fault["error"])
-    engine = scripted_engine(job.fault, engine)  # a scripted result stands in for the engine
+    if job.fault and job.fault.error is not None:  # fault `error` (docs/faults.md)
+        raise JobError(job.fault.error)
+    script = job.fault.script if job.fault else None
+    engine = scripted_engine(script, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
-        recorded = recorded_outcome(job.params, job.fault, path, settings)  # record/replay (docs/testing.md)
+        # record or replay mode (docs/testing.md#record-and-replay); a scripted job is never recorded
+        recorded = None if script else recorded_outcome(job.params, path, settings)
         if recorded is not None:
             return JobOutcome(*recorded)
         return _transcribe_file(path, job, engine, settings, progress)
@@ -178,7 +180,7 @@ def _transcribe_file(
         # the samples start at audio_start_from on the words' clock
         extra={
             "samples_offset_ms": start_ms or 0,
-            SCRIPTED_SPEAKERS: scripted_speakers((job.fault or {}).get("script")),
+            SCRIPTED_SPEAKERS: scripted_speakers(job.fault.script if job.fault else None),
         },
         translate=_translator(engine, options, settings) if _wants_translation(p) else None,
     )

@@ -6,34 +6,32 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
 
-from server.api.deps import get_db, read_db
-from server.api.routes.admin import body, require_admin
+from server.api.deps import ReadDb, WriteDb
+from server.api.routes.admin import AdminBody, require_admin
 from server.emulator import scripts
 from server.emulator.journal import Journal, parse_params_filter
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])
-Write = Depends(get_db, scope="function")  # committed before the answer leaves
 
 
 @router.get("/scripts")
-def list_scripts(db: Session = Depends(read_db)) -> dict[str, Any]:
+def list_scripts(db: ReadDb) -> dict[str, Any]:
     return {"scripts": [scripts.render_script(r) for r in scripts.list_scripts(db)]}
 
 
 @router.post("/scripts", status_code=201)
-def create_script(data: Any = Depends(body), db: Session = Write) -> dict[str, Any]:
+def create_script(data: AdminBody, db: WriteDb) -> dict[str, Any]:
     return scripts.render_script(scripts.add_script(db, scripts.parse_script(data)))
 
 
 @router.delete("/scripts/{script_id}")
-def delete_script(script_id: str, db: Session = Write) -> dict[str, Any]:
+def delete_script(script_id: str, db: WriteDb) -> dict[str, Any]:
     return scripts.render_script(scripts.delete_script(db, script_id))
 
 
 @router.delete("/scripts")
-def delete_scripts(db: Session = Write) -> dict[str, int]:
+def delete_scripts(db: WriteDb) -> dict[str, int]:
     return {"deleted": scripts.delete_scripts(db)}
 
 
