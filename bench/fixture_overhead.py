@@ -22,6 +22,8 @@ from pathlib import Path
 
 from _common import machine_info, median, percentile, print_table, pyplot, write_json
 
+from server.emulator.testing import plugin_args
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
@@ -66,8 +68,7 @@ def run_suite(code: str, n: int) -> tuple[list[float], float]:
                 "-m",
                 "pytest",
                 "-q",
-                "-p",
-                "server.emulator.pytest_plugin",
+                *plugin_args(),
                 "-p",
                 "no:cacheprovider",
                 "--durations=0",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.emulator.testing import LocalScribe
+from server.emulator.testing import LocalScribe, plugin_args
 from tests.support.spec import AUDIO
 from tests.test_readme import check_command, check_settings, logical_lines
 
@@ -56,16 +56,7 @@ def test_pytest_recipe(tmp_path: Path) -> None:
     (folder / "test_app.py").write_text("\n\n".join(blocks("pytest")))
     (folder / "conftest.py").write_text("\n\n".join(blocks("conftest")))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "server.emulator.pytest_plugin",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
+        [sys.executable, "-m", "pytest", *plugin_args(), "-q", "-p", "no:cacheprovider"],
         cwd=folder,
         env=python_env(),
         capture_output=True,

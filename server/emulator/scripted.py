@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from server.engine.base import (
-    AudioSource,
     Engine,
     EngineResult,
     EngineWord,
@@ -77,13 +76,8 @@ class ScriptedEngine:
         self.effect = effect
         self.name = f"scripted({inner.name})"
 
-    def transcribe(
-        self,
-        samples: np.ndarray,
-        options: TranscribeOptions,
-        progress: ProgressFn | None = None,
-        *,
-        source: AudioSource | None = None,
+    def transcribe(  # the Engine protocol's; `source` (what the mock engine reads) means nothing here
+        self, samples: np.ndarray, options: TranscribeOptions, progress: ProgressFn | None = None, **_: Any
     ) -> EngineResult:
         start_s = options.window.start_s if options.window else 0.0
         total_s = options.window.total_s if options.window else len(samples) / SAMPLE_RATE

@@ -11,7 +11,6 @@ queue, throttle, statuses, text options, exports and webhooks are the real ones.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,7 +23,8 @@ from server import errors
 from server.db.models import FaultRule, Transcript, Upload
 from server.emulator.matching import Facts, lower_headers, matches
 from server.emulator.payloads import validated
-from server.emulator.rules import consume
+from server.emulator.recordings import file_sha256
+from server.emulator.rules import consume, render_rule
 from server.emulator.schema import Match
 
 JOB_KIND = "script"
@@ -114,10 +114,10 @@ Effect = Annotated[ResultEffect | ErrorEffect | TurnsEffect, Field(discriminator
 
 
 class ScriptSpec(_Strict):
-    name: str | None = Field(default=None, max_length=200)
+    result: Effect  # what the engine would have said (or the error, or the turns)
     match: ScriptMatch = Field(default_factory=ScriptMatch)
-    result: Effect
     times: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _fits(self) -> ScriptSpec:
@@ -166,25 +166,14 @@ def delete_scripts(db: Session) -> int:
 
 
 def render_script(rule: FaultRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "name": rule.name,
-        "match": rule.match,
-        "result": rule.effect,
-        "times": rule.times,
-        "hits": rule.hits,
-    }
+    """As a fault rule is shown, its effect called `result` (what the script answers with)."""
+    shown = render_rule(rule)
+    shown["result"] = shown.pop("effect")
+    shown.pop("source")
+    return shown
 
 
 # --- matching: at job creation and stream start ----------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first(db: Session, kind: str, facts: Facts, upload_path: str | None) -> FaultRule | None:

@@ -13,7 +13,6 @@ resets it before each test. Nothing here is imported until a test asks for it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import socket
 import tempfile
 import threading
@@ -177,6 +176,8 @@ class LocalScribe:
         name: str | None = None,
     ) -> dict[str, Any]:
         """Add a script (docs/testing.md#scripted-results): the body `POST /admin/scripts` takes."""
+        from server.emulator.recordings import file_sha256
+
         if error is not None:
             result: dict[str, Any] = {"type": "error", "message": error}
         elif turns is not None:
@@ -187,7 +188,7 @@ class LocalScribe:
         match = {
             "audio_url": audio_url,
             "audio_url_regex": audio_url_regex,
-            "audio_sha256": _sha256(Path(audio_file)) if audio_file is not None else None,
+            "audio_sha256": file_sha256(Path(audio_file)) if audio_file is not None else None,
             "account_id": account_id,
             "header": header,
         }
@@ -200,21 +201,12 @@ class LocalScribe:
         return self._admin("POST", "/admin/scripts", json=_present(body))
 
     # --- journal ------------------------------------------------------------------------------------------
-    def requests(
-        self,
-        path: str | None = None,
-        *,
-        method: str | None = None,
-        account_id: str | None = None,
-        kind: str | None = None,
-        **params: Any,
-    ) -> list[dict[str, Any]]:
-        """Journal entries, oldest first, that match every filter (`path` a glob; `params` contained in the
-        entry's parameters, e.g. `speaker_labels=True`)."""
-        journal = self.app.state.journal
-        found = journal.entries(
-            account_id=account_id, method=method, path=path, kind=kind, params=params or None
-        )
+    def requests(self, path: str | None = None, **where: Any) -> list[dict[str, Any]]:
+        """Journal entries, oldest first, that match every filter: `path` a glob, `method`, `account_id`,
+        `kind` ("http" or "stream"); any other keyword must be in the entry's parameters
+        (`speaker_labels=True`)."""
+        filters = {name: where.pop(name) for name in ("method", "account_id", "kind") if name in where}
+        found = self.app.state.journal.entries(path=path, params=where or None, **filters)
         return [e.render() for e in found]
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -225,12 +217,17 @@ class LocalScribe:
         return response.json()
 
 
+def plugin_args() -> list[str]:
+    """pytest arguments that load the plugin from this checkout (`-p ...`), or none when an installed
+    LocalScribe registers it already (pytest refuses a plugin twice)."""
+    from importlib.metadata import entry_points
+
+    installed = {e.name for e in entry_points(group="pytest11")}
+    return [] if "localscribe" in installed else ["-p", "server.emulator.pytest_plugin"]
+
+
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _forget_process_caches() -> None:
