@@ -3,6 +3,7 @@ official SDK and `/admin` as a user would drive them (docs/testing.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,25 @@ def test_the_sdk_settings_come_back(server: LocalScribe) -> None:
     with server.sdk():
         assert aai.settings.base_url == server.base_url
     assert (aai.settings.base_url, aai.settings.api_key) == before
+
+
+def test_the_journal_keeps_the_sync_apis_config_and_audio_by_hash(ls: LocalScribe) -> None:
+    audio = CLIP.read_bytes()
+    files = {
+        "config": (
+            None,
+            json.dumps({"language_code": "en", "keyterms_prompt": ["greasy"]}),
+            "application/json",
+        ),
+        "audio": ("a.wav", audio, "audio/wav"),
+    }
+    headers = {"Authorization": ls.api_key, "X-AAI-Model": "universal-3-5-pro"}
+    r = httpx.post(f"{ls.base_url}/v1/transcribe", files=files, headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    [entry] = ls.requests("/v1/transcribe", keyterms_prompt=["greasy"])
+    assert entry["status"] == 200 and entry["params"] == {
+        "language_code": "en",
+        "keyterms_prompt": ["greasy"],
+    }
+    assert entry["audio"]["bytes"] == len(audio)
+    assert entry["audio"]["sha256"] == hashlib.sha256(audio).hexdigest()

@@ -25,11 +25,9 @@ from server.emulator.matching import Facts, lower_headers, matches
 from server.emulator.payloads import validated
 from server.emulator.recordings import file_sha256
 from server.emulator.rules import consume, render_rule
-from server.emulator.schema import Match
+from server.emulator.schema import SCRIPT_KINDS, Match
 
-JOB_KIND = "script"
-STREAM_KIND = "turns"
-KINDS = (JOB_KIND, STREAM_KIND)
+JOB_KIND, STREAM_KIND = KINDS = SCRIPT_KINDS
 DEFAULT_CONFIDENCE = 0.99
 
 
