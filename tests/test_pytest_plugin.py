@@ -1,9 +1,11 @@
 """The pytest plugin as a user meets it (issue 21 "done means"): a fresh virtualenv where only LocalScribe
-(from this checkout), the official SDK and pytest were installed, and a test file written from
-docs/testing.md alone, run with plain `pytest` (the plugin comes from the `pytest11` entry point).
+(from this checkout), the official SDK, pytest and pytest-xdist were installed, and a test file written from
+docs/testing.md alone, run with plain `pytest` (the plugin comes from the `pytest11` entry point), then with
+`pytest -n 2` (one server per worker).
 
 Marked `network`: pip needs the package index or its cache (~/.cache/pip). A first run downloads LocalScribe's
-dependencies (several minutes on a small machine); a rerun installs from the cache (about a minute).
+dependencies (about 2.5 minutes in all here); a rerun installs from the cache (about 70 s in all, 40 s of it
+pip, on a loaded 2-core machine).
 Skipped only when the index cannot be reached and the cache holds no wheels.
 """
 
@@ -60,7 +62,17 @@ def test_plain_pytest_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     python = venv / "bin" / "python"
     started = time.monotonic()
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(source), "assemblyai==1.8.2", "pytest"],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            str(source),
+            "assemblyai==1.8.2",
+            "pytest",
+            "pytest-xdist",
+        ],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -91,5 +103,14 @@ def test_plain_pytest_in_a_fresh_virtualenv(tmp_path: Path) -> None:
         check=True,
     )
     assert str(venv) in plugin.stdout  # the installed copy, not this checkout
+    parallel = subprocess.run(  # pytest-xdist: one server per worker, each on its own port and database
+        [str(venv / "bin" / "pytest"), "-q", "-n", "2", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert parallel.returncode == 0 and "4 passed" in parallel.stdout, parallel.stdout + parallel.stderr
     setups = [float(s) for s in re.findall(r"^([\d.]+)s setup", done.stdout, re.M)]
     print(f"pip install {installed_s:.0f} s; fixture setups (s): {sorted(setups)}")
