@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from server.config import get_settings
+from server.config import Settings
 from server.db.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
+# the alembic command line: the environment, read once here (the server always passes its URL)
+url = config.get_main_option("sqlalchemy.url") or Settings().sqlalchemy_url
 
 
 def run() -> None:

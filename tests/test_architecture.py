@@ -28,20 +28,23 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "tls": frozenset({"config"}),
     "data_dir": frozenset({"config"}),  # the data directory's permissions
     "http_guard": frozenset(),  # header and body deadlines under uvicorn
+    "transcript_request": frozenset(),  # the validated request, typed: jobs and intelligence read it
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
     "engine": frozenset({"config", "media"}),  # media: the one SAMPLE_RATE
     "media": frozenset({"errors"}),
-    "intelligence": frozenset({"text", "media", "languages", "errors"}),
+    "intelligence": frozenset({"text", "media", "languages", "errors", "transcript_request"}),
     # storage and work
-    "db": frozenset({"clock", "config"}),
+    "db": frozenset({"clock", "config", "transcript_request"}),
     "jobs": frozenset(
         {"clock", "config", "db", "engine", "errors", "intelligence", "languages", "media", "text"}
-        | {"emulator"}  # a scripted engine, recordings (docs/testing.md)
+        | {"transcript_request", "emulator"}  # emulator: a scripted engine, recordings (docs/testing.md)
     ),
     "speech_models": frozenset({"config", "engine"}),
     # what a request means, and the streaming sessions
-    "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
+    "services": frozenset(
+        {"clock", "config", "db", "errors", "jobs", "languages", "text", "transcript_request"}
+    ),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
         | {"emulator", "intelligence", "text"}

@@ -17,6 +17,7 @@ from server.intelligence import diarization
 from server.intelligence.document import Document
 from server.media.decode import decode, decode_blocks
 from server.media.span import ArrayAudio
+from server.transcript_request import TranscriptRequest
 from tests.conftest import raw_body
 from tests.support.spec import AUDIO, assert_matches
 
@@ -161,8 +162,8 @@ def test_two_synthetic_voices_are_told_apart(tmp_path: Path, expected: int | Non
 @needs_espeak
 def test_run_labels_words_and_builds_turns(tmp_path: Path) -> None:
     samples, words, truth = _two_voice_conversation(tmp_path)
-    params = {"speakers_expected": 2, "speaker_options": None}
-    doc = Document(words=words, text="", samples=samples, params=params, language_code="en_us")
+    params = TranscriptRequest(speakers_expected=2, speaker_options=None)
+    doc = Document(words=words, text="", samples=samples, request=params, language_code="en_us")
     assert diarization.run(doc) == {}
     assert {w["speaker"] for w in doc.words} == {"A", "B"}
     assert [u["speaker"] for u in doc.utterances or []] == ["A", "B", "A", "B"]
@@ -174,8 +175,8 @@ def test_words_on_the_file_clock_meet_samples_cut_from_it(tmp_path: Path) -> Non
     """With audio_start_from the samples begin late, the words' times do not (server/jobs/pipeline.py)."""
     samples, words, truth = _two_voice_conversation(tmp_path)
     late = [{**w, "start": w["start"] + 7000, "end": w["end"] + 7000} for w in words]
-    params = {"speakers_expected": 2, "speaker_options": None}
-    doc = Document(late, "", samples, params, "en_us", extra={"samples_offset_ms": 7000})
+    params = TranscriptRequest(speakers_expected=2, speaker_options=None)
+    doc = Document(late, "", samples, params, "en_us", samples_offset_ms=7000)
     diarization.run(doc)
     assert np.mean([w["speaker"] == t for w, t in zip(doc.words, truth, strict=True)]) >= 0.95
 
@@ -208,7 +209,7 @@ def test_multichannel_labels_each_channel(tmp_path: Path) -> None:
         words=words,
         text="",
         samples=ArrayAudio(samples, tracks=tracks),
-        params={"speakers_expected": None, "speaker_options": None},
+        request=TranscriptRequest(speakers_expected=None, speaker_options=None),
         language_code="en_us",
     )
     diarization.run(doc)

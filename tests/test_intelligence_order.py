@@ -9,6 +9,7 @@ import numpy as np
 from server.intelligence import FEATURES, enrich
 from server.intelligence.document import Document
 from server.text.types import Word
+from server.transcript_request import TranscriptRequest
 
 SAID = (
     "Hello, my name is Robert Johnson and I live in Seattle. Robert Johnson loves the rain in Seattle. "
@@ -26,7 +27,7 @@ def _words(text: str) -> list[Word]:
 
 def _doc() -> Document:
     words = _words(SAID)
-    params = {
+    params = TranscriptRequest(**{
         "redact_pii": True,
         "redact_pii_policies": ["person_name", "location"],
         "redact_pii_sub": "entity_name",
@@ -38,9 +39,9 @@ def _doc() -> Document:
         "sentiment_analysis": True,
         "auto_chapters": True,
         "content_safety_confidence": 50,
-    }
+    })
     return Document(
-        words=words, text=SAID, samples=np.zeros(16000, np.float32), params=params, language_code="en_us"
+        words=words, text=SAID, samples=np.zeros(16000, np.float32), request=params, language_code="en_us"
     )
 
 

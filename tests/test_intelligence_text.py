@@ -18,6 +18,7 @@ from server.intelligence import chapters, content_safety, entities, highlights, 
 from server.intelligence.document import Document
 from server.intelligence.embeddings import embed
 from server.text.types import Word
+from server.transcript_request import TranscriptRequest
 from tests.conftest import raw_body
 from tests.support.spec import AUDIO, assert_matches
 
@@ -55,7 +56,7 @@ def make_doc(words: list[Word], **params: Any) -> Document:
         words=words,
         text=" ".join(w["text"] for w in words),
         samples=np.zeros(16000, dtype=np.float32),
-        params={**base, **params},
+        request=TranscriptRequest(**{**base, **params}),
         language_code="en_us",
     )
 

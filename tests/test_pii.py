@@ -21,6 +21,7 @@ from server.media.encode import write_audio
 from server.media.redact import BEEP_HZ, redact_samples, write_redacted
 from server.services.param_table import PII_POLICIES
 from server.text.formatting import join_text
+from server.transcript_request import TranscriptRequest
 from tests.conftest import StartServer, raw_body
 from tests.support.server import API_KEY
 from tests.support.spec import assert_matches
@@ -191,7 +192,7 @@ def test_run_redacts_text_words_and_utterances() -> None:
         words=words,
         text=join_text(words),
         samples=np.zeros(SR * 5, dtype=np.float32),
-        params={"redact_pii_policies": ["person_name"], "redact_pii_sub": "hash"},
+        request=TranscriptRequest(redact_pii_policies=["person_name"], redact_pii_sub="hash"),
         language_code="en_us",
         utterances=build_utterances(words),
     )
@@ -199,7 +200,7 @@ def test_run_redacts_text_words_and_utterances() -> None:
     assert doc.text == "My name is #### #####. Yes, I am #### #####."
     assert "John" not in str(doc.utterances) and "Smith" not in str(doc.utterances)
     assert [u["speaker"] for u in doc.utterances] == ["A", "B"]
-    assert len(doc.extra["pii_spans"]) == 2
+    assert len(doc.pii_spans) == 2
     assert words[3]["text"] == "John"  # the input words were not modified in place
 
 

@@ -113,7 +113,7 @@ def test_a_malformed_recording_is_an_error_naming_the_field(replaying: LocalScri
         default_speech_models=["universal-3-pro", "universal-2"],
         known_speech_models={"universal-3-pro", "universal-2"},
     )
-    path = recording_path(tmp_path / "rec", file_sha256(CLIP), params)
+    path = recording_path(tmp_path / "rec", file_sha256(CLIP), params.to_json())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"format": 1, "audio_sha256": "0" * 64, "audio_bytes": 1, "params": {}}))
     t = aai.Transcriber().transcribe(str(CLIP))

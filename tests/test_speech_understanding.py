@@ -14,6 +14,7 @@ from server.intelligence.document import Document
 from server.text.custom_formatting import apply, format_date, format_phone
 from server.text.types import Word
 from server.text.utterances import build_utterances
+from server.transcript_request import TranscriptRequest
 
 # --- custom formatting -------------------------------------------------------------------------------------
 
@@ -72,7 +73,9 @@ def _doc(turns: list[tuple[str, str]], request: dict[str, Any], **params: Any) -
         words=words,
         text=" ".join(w["text"] for w in words),
         samples=np.zeros(16000, np.float32),
-        params={"speech_understanding": {"request": request}, "speaker_labels": False, **params},
+        request=TranscriptRequest(
+            speech_understanding={"request": request}, speaker_labels=False, **params
+        ),
         language_code="en_us",
         utterances=build_utterances(words),
     )

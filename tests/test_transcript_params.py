@@ -40,9 +40,10 @@ def schemas() -> dict[str, Any]:
 
 
 def validate(body: object) -> dict[str, Any]:
+    """The validated request as the transcript row stores it (`TranscriptRequest.to_json`)."""
     return validate_transcript_request(
         body, default_speech_models=DEFAULT_MODELS, known_speech_models=KNOWN_MODELS
-    )
+    ).to_json()
 
 
 def ok(**params: Any) -> dict[str, Any]:

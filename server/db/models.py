@@ -13,6 +13,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from server.clock import utcnow
+from server.transcript_request import TranscriptRequest
 
 
 def new_id() -> str:
@@ -81,7 +82,7 @@ class Transcript(Base):
     throttled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     audio_url: Mapped[str] = mapped_column(Text)
     upload_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    params: Mapped[dict] = mapped_column(JSON)  # validated request, defaults applied
+    params: Mapped[dict] = mapped_column(JSON)  # TranscriptRequest.to_json(): validated, defaults applied
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # text, words, … as the API shows them
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     audio_duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -98,6 +99,11 @@ class Transcript(Base):
     # injected faults (docs/faults.md), stamped at creation: never shown to clients
     fault: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"error"?, "delay_s"?, "hold_s"?}
     hold_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # not claimed before
+
+    @property
+    def request(self) -> TranscriptRequest:
+        """The stored parameters, typed (rows written before `TranscriptRequest` existed load too)."""
+        return TranscriptRequest.from_json(self.params)
 
 
 class WebhookDelivery(Base):

@@ -23,8 +23,6 @@ from server.engine.base import (
 from server.engine.recognizer import CONFIDENT_END, DecodeRequest, Event, Final, Onset, Partial, StreamWord
 from server.media.rate import SAMPLE_RATE
 
-SCRIPTED_SPEAKERS = "scripted_speakers"  # Document.extra key: [(start_ms, end_ms, speaker)] for diarization
-
 
 @dataclass(frozen=True)
 class TimedWord:

@@ -33,13 +33,13 @@ def enrich(doc: Document) -> dict[str, Any]:
     """Run the requested features in order; returns the Transcript keys they set."""
     out: dict[str, Any] = {}
     for flag, module in FEATURES:
-        if doc.params.get(flag):
+        if getattr(doc.request, flag):
             if module == "pii" and doc.utterances is not None:
-                doc.extra["said_utterances"] = [dict(u) for u in doc.utterances]  # speaker identification
+                doc.said_utterances = [dict(u) for u in doc.utterances]  # speaker identification
             feature = importlib.import_module(f"server.intelligence.{module}")
             out.update(feature.run(doc))
     understood: dict[str, Any] = {}
-    if (doc.params.get("speech_understanding") or {}).get("request"):
+    if doc.request.understanding_request:
         from server.intelligence import understanding
 
         # after redaction: docs/compatibility.md#speech-understanding, module docstring

@@ -84,7 +84,7 @@ def _chapter(doc: Document, sentences: list[dict], vectors: np.ndarray) -> dict[
     scores = centrality(vectors, [len(s["words"]) for s in sentences])
     k = max(1, min(3, round(len(sentences) / 4)))
     words = [w for s in sentences for w in s["words"]]
-    part = dataclasses.replace(doc, words=words, text=" ".join(w["text"] for w in words), extra={})
+    part = dataclasses.replace(doc, words=words, text=" ".join(w["text"] for w in words), cache={})
     return {
         "gist": gist(part),
         "headline": sentences[headline_index(sentences, scores)]["text"],

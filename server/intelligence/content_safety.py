@@ -79,7 +79,7 @@ def _severity_bins(items: list[tuple[float, float]]) -> dict[str, float]:
 
 def run(doc: Document) -> dict[str, Any]:
     """Fill `content_safety_labels`."""
-    threshold = (doc.params.get("content_safety_confidence") or 50) / 100
+    threshold = doc.request.content_safety_confidence / 100
     sentences, vectors = doc_sentences(doc)
     labels, conf = label_confidences(vectors) if sentences else ([], np.zeros((0, 0)))
     labels = [*labels, "profanity"]

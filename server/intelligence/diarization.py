@@ -315,19 +315,18 @@ def _word_score(word: Word, window_scores: np.ndarray, hop_s: float, window_s: f
 
 def run(doc: Document) -> dict[str, Any]:
     """Label every word's `speaker` and rebuild `utterances` as speaker turns."""
-    p = doc.params
-    options = p.get("speaker_options") or {}
-    n_speakers = p.get("speakers_expected")
+    options = doc.request.speaker_options or {}
+    n_speakers = doc.request.speakers_expected
     low = int(options.get("min_speakers_expected") or 1)
     high = options.get("max_speakers_expected")
     if n_speakers is None and high is None:
         seconds = doc.samples.duration_s
         high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
     channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
-    if doc.extra.get("scripted_speakers"):  # a scripted result says who speaks (server/emulator/scripted.py)
-        _label_from_script(doc.words, doc.extra["scripted_speakers"])
+    if doc.scripted_speakers:  # a scripted result says who speaks (server/emulator/scripted.py)
+        _label_from_script(doc.words, doc.scripted_speakers)
         channels = []
-    offset = int(doc.extra.get("samples_offset_ms") or 0)
+    offset = doc.samples_offset_ms
     if channels:
         for channel in channels:  # channel "1" is track 0 (server/jobs/pipeline.py numbers them so)
             words = sorted((w for w in doc.words if w.get("channel") == channel), key=lambda w: w["start"])
@@ -338,7 +337,7 @@ def run(doc: Document) -> dict[str, Any]:
             names = diarize(audio, _on_sample_clock(words, offset), None, 1, n_speakers or high)
             for w, name in zip(words, names, strict=True):
                 w["speaker"] = f"{channel}{name}"
-    elif not doc.extra.get("scripted_speakers"):
+    elif not doc.scripted_speakers:
         words = sorted(doc.words, key=lambda w: (w["start"], w["end"]))
         names = diarize(doc.samples.blocks(), _on_sample_clock(words, offset), n_speakers, low, high)
         for w, name in zip(words, names, strict=True):

@@ -89,15 +89,15 @@ def embed(texts: list[str]) -> np.ndarray:
 def doc_sentences(doc: Document) -> tuple[list[dict], np.ndarray]:
     """The transcript's sentences (`split_sentences`) and their embeddings, computed once per transcript.
 
-    Summary, chapters, topics and content safety all read the same sentences; the cache in `doc.extra`
+    Summary, chapters, topics and content safety all read the same sentences; the cache in `doc.cache`
     is dropped when a feature replaces `doc.words`.
     """
-    cached = doc.extra.get("sentence_vectors")
+    cached = doc.cache.get("sentence_vectors")
     if cached is not None and cached[0] is doc.words:
         return cached[1], cached[2]
     from server.text.sentences import split_sentences
 
     sentences = split_sentences(doc.words)
     vectors = embed([s["text"] for s in sentences])
-    doc.extra["sentence_vectors"] = (doc.words, sentences, vectors)
+    doc.cache["sentence_vectors"] = (doc.words, sentences, vectors)
     return sentences, vectors

@@ -137,8 +137,8 @@ class WordParse:
 
 
 def parse_words(doc: Document) -> WordParse:
-    """spaCy parse of `doc.words` (cached in `doc.extra` until a feature replaces the words)."""
-    cached = doc.extra.get("word_parse")
+    """spaCy parse of `doc.words` (cached in `doc.cache` until a feature replaces the words)."""
+    cached = doc.cache.get("word_parse")
     if isinstance(cached, WordParse) and cached.words is doc.words:
         return cached
     spans: list[tuple[int, int]] = []
@@ -155,5 +155,5 @@ def parse_words(doc: Document) -> WordParse:
             t += 1
         token_of_word.append(t)
     result = WordParse(doc.words, text, spans, parsed, token_of_word)
-    doc.extra["word_parse"] = result
+    doc.cache["word_parse"] = result
     return result

@@ -13,7 +13,7 @@ every letter and digit inside the entity into `#` ("Smith," → "#####,"; "555-1
 `entity_name` makes each entity one word `[PERSON_NAME]` spanning the time of the words it covered, with the
 punctuation around it kept ("Hi, my name is [PERSON_NAME]!"), so `text` stays the words joined by spaces and
 every export derived from the stored words is redacted the same way. The entity spans (ms) go to
-`doc.extra["pii_spans"]` for the redacted audio (server/media/redact.py).
+`doc.pii_spans` for the redacted audio (server/media/redact.py).
 """
 
 from __future__ import annotations
@@ -208,12 +208,11 @@ def _named(words: list[Word], spans: list[tuple[int, int]], covered: range, enti
 
 
 def run(doc: Document) -> dict[str, Any]:
-    """Redact `doc.words`, `doc.text` and `doc.utterances`; spans for audio redaction in doc.extra.
+    """Redact `doc.words`, `doc.text` and `doc.utterances`; spans for audio redaction in `doc.pii_spans`.
 
     Each channel is read on its own (an entity never spans two channels' interleaved words)."""
-    p = doc.params
     english = doc.language_code.startswith("en")
-    policies = list(p.get("redact_pii_policies") or [])
+    policies = list(doc.request.redact_pii_policies or [])
     by_channel: dict[str | None, list[Word]] = {}
     for w in sorted(doc.words, key=lambda w: (w["start"], w["end"])):
         by_channel.setdefault(w.get("channel"), []).append(w)
@@ -221,11 +220,11 @@ def run(doc: Document) -> dict[str, Any]:
     spans: list[dict[str, Any]] = []
     for group in by_channel.values():
         entities = detect(join_text(group), policies, english)
-        redacted, found = redact_words(group, entities, p.get("redact_pii_sub") or "hash")
+        redacted, found = redact_words(group, entities, doc.request.redact_pii_sub or "hash")
         words += redacted
         spans += found
     doc.words = sorted(words, key=lambda w: (w["start"], w["end"]))
-    doc.extra["pii_spans"] = sorted(spans, key=lambda s: (s["start"], s["end"]))
+    doc.pii_spans = sorted(spans, key=lambda s: (s["start"], s["end"]))
     if doc.utterances is not None:
         doc.utterances = build_utterances(doc.words)
     multichannel = doc.utterances is not None and any("channel" in w for w in doc.words)

@@ -166,7 +166,7 @@ def apply_mapping(doc: Document, results: dict[str, Any], mapping: dict[str, str
 
 def run(doc: Document, results: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     """The task's response; rewrites the speakers of `doc` and `results` in place."""
-    said = doc.extra.get("said_utterances") or doc.utterances
+    said = doc.said_utterances or doc.utterances
     if not said:
         return {"status": "unavailable", "reason": "speaker identification needs speaker_labels: true"}
     mapping = identify(said, request)

@@ -112,6 +112,6 @@ def summarize(doc: Document, model: str, kind: str) -> str:
 
 def run(doc: Document) -> dict[str, Any]:
     """Fill `summary`."""
-    model = doc.params.get("summary_model") or DEFAULT_MODEL
-    kind = doc.params.get("summary_type") or DEFAULT_TYPE
+    model = doc.request.summary_model or DEFAULT_MODEL
+    kind = doc.request.summary_type or DEFAULT_TYPE
     return {"summary": summarize(doc, model, kind)}

@@ -19,6 +19,7 @@ from typing import Any
 
 from server.intelligence.document import Document
 from server.media.span import part
+from server.transcript_request import TranscriptRequest
 
 ENGINE_TARGET = "en"  # whisper translates into English only
 
@@ -27,11 +28,11 @@ def _base(code: str) -> str:
     return code.split("_")[0].split("-")[0].lower()
 
 
-def _redact(text: str, params: dict[str, Any]) -> str:
+def _redact(text: str, request: TranscriptRequest) -> str:
     from server.intelligence import pii
 
-    entities = pii.detect(text, list(params.get("redact_pii_policies") or []), english=True)
-    hashing = (params.get("redact_pii_sub") or "hash") == "hash"
+    entities = pii.detect(text, list(request.redact_pii_policies or []), english=True)
+    hashing = (request.redact_pii_sub or "hash") == "hash"
     for e in sorted(entities, key=lambda e: e.start, reverse=True):
         span = text[e.start : e.end]
         new = "".join("#" if c.isalnum() else c for c in span) if hashing else f"[{e.policy.upper()}]"
@@ -67,12 +68,12 @@ def run(doc: Document, request: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     def say(target: str, samples_text: tuple[Any, str]) -> str:
         samples, text = samples_text
         out = text if served[target] == "same" else doc.translate(samples)  # type: ignore[misc]
-        return _redact(out, doc.params) if doc.params.get("redact_pii") and out else out
+        return _redact(out, doc.request) if doc.request.redact_pii and out else out
 
     whole = (doc.samples, doc.text)
     keys: dict[str, Any] = {"translated_texts": {t: say(t, whole) for t in served}}
     if request.get("match_original_utterance") and doc.utterances:
-        offset = int(doc.extra.get("samples_offset_ms") or 0)
+        offset = doc.samples_offset_ms
         for u in doc.utterances:
             spoken = part(doc.samples, u["start"] - offset, u["end"] - offset)
             u["translated_texts"] = {t: say(t, (spoken, u["text"])) for t in served}

@@ -35,7 +35,7 @@ def _custom_formatting(doc: Document, request: dict[str, Any]) -> tuple[dict[str
 
 def run(doc: Document, results: dict[str, Any]) -> dict[str, Any]:
     """The Transcript keys speech understanding sets; renames speakers in `doc` and `results` in place."""
-    request = (doc.params.get("speech_understanding") or {}).get("request") or {}
+    request = doc.request.understanding_request
     response: dict[str, Any] = {}
     keys: dict[str, Any] = {}
     if request.get("speaker_identification") is not None:
@@ -51,5 +51,5 @@ def run(doc: Document, results: dict[str, Any]) -> dict[str, Any]:
     for task in NOT_IMPLEMENTED:
         if request.get(task) is not None:
             response[task] = {"status": "unavailable", "reason": f"{task} is not implemented by LocalScribe"}
-    echo = doc.params.get("speech_understanding") or {}
+    echo = doc.request.speech_understanding or {}
     return {"speech_understanding": {**echo, "response": response}, **keys}

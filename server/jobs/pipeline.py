@@ -20,7 +20,7 @@ import numpy as np
 from server import errors
 from server.config import Settings
 from server.emulator.recordings import RecordingError, recorded_outcome
-from server.emulator.scripted import SCRIPTED_SPEAKERS, scripted_engine, scripted_speakers
+from server.emulator.scripted import scripted_engine, scripted_speakers
 from server.engine.base import (
     AudioSource,
     Engine,
@@ -46,6 +46,7 @@ from server.media.speech import speech_fraction
 from server.text.formatting import apply_options, join_text
 from server.text.types import Word
 from server.text.utterances import build_utterances, utterance_text
+from server.transcript_request import TranscriptRequest
 
 MIN_DURATION_S = 0.16  # docs/compatibility.md#processing-errors: "Audio duration is too short." below 160 ms
 MAX_DURATION_S = 10 * 3600
@@ -69,7 +70,7 @@ def run_job(
     path = _local_audio(job, settings)
     try:
         # record or replay mode (docs/testing.md#record-and-replay); a scripted job is never recorded
-        recorded = None if script else recorded_outcome(job.params, path, settings)
+        recorded = None if script else recorded_outcome(job.request.to_json(), path, settings)
         if recorded is not None:
             return JobOutcome(*recorded)
         return _transcribe_file(path, job, engine, settings, progress)
@@ -96,13 +97,13 @@ def _local_audio(job: ClaimedJob, settings: Settings) -> Path:
 def _transcribe_file(
     path: Path, job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None
 ) -> JobOutcome:
-    p = job.params
+    p = job.request
     info = probe(path)
     # the limit and `audio_duration` count what decodes, never what the header declares
     file_s = measure_duration(path, MAX_DURATION_S)
     if file_s < MIN_DURATION_S:
         raise JobError(errors.AUDIO_TOO_SHORT)
-    start_ms, end_ms = p.get("audio_start_from"), p.get("audio_end_at")
+    start_ms, end_ms = p.audio_start_from, p.audio_end_at
     span_end_s = file_s if end_ms is None else min(file_s, end_ms / 1000)
     audio = FileAudio(
         path,
@@ -114,11 +115,11 @@ def _transcribe_file(
     )
     if audio.duration_s < MIN_DURATION_S:
         raise JobError(errors.AUDIO_TOO_SHORT)
-    _check_speech_threshold(audio, p.get("speech_threshold"), settings.transcribe_window_s)
+    _check_speech_threshold(audio, p.speech_threshold, settings.transcribe_window_s)
 
-    candidates = [(name, settings.speech_model_map.get(name, name)) for name in p["speech_models"]]
+    candidates = [(name, settings.speech_model_map.get(name, name)) for name in p.speech_models or []]
     language_confidence = None
-    if p.get("language_detection"):
+    if p.language_detection:
         # whisper detects from the first 30 s; the first window holds them
         first = next(windows(audio.blocks(), settings.transcribe_window_s)).samples
         whisper_language, language_confidence = engine.detect_language(
@@ -128,21 +129,22 @@ def _transcribe_file(
         api_language = to_api_language(whisper_language)
         _check_detected_language(api_language, language_confidence, p)
     else:
-        api_language = p["language_code"]
+        assert p.language_code is not None  # validation sets one whenever detection is off
+        api_language = p.language_code
         whisper_language = to_whisper_language(api_language)
     api_model, local_model = _choose_model(engine, candidates, whisper_language, api_language)
 
-    code_switching = bool((p.get("language_detection_options") or {}).get("code_switching"))
-    multichannel = bool(p.get("multichannel"))
-    hotwords = [*(p.get("word_boost") or []), *(p.get("keyterms_prompt") or [])]
+    code_switching = bool((p.language_detection_options or {}).get("code_switching"))
+    multichannel = p.multichannel
+    hotwords = [*p.word_boost, *(p.keyterms_prompt or [])]
     options = TranscribeOptions(
         model=local_model,
         language=whisper_language,
         hotwords=hotwords,
-        prompt=p.get("prompt") or (DISFLUENCY_PROMPT if p.get("disfluencies") else None),
+        prompt=p.prompt or (DISFLUENCY_PROMPT if p.disfluencies else None),
         multilingual=code_switching,
         vad_filter=code_switching or multichannel,  # a channel is often silent while the other speaks
-        temperature=p.get("temperature"),
+        temperature=p.temperature,
     )
     source = AudioSource(name=_file_name(job.audio_url) if job.upload_path is None else None, tags=info.tags)
     tracks: list[int | None] = list(range(audio.channels)) if multichannel else [None]
@@ -163,26 +165,23 @@ def _transcribe_file(
     words.sort(key=lambda w: (w["start"], w["end"]))
     words = apply_options(
         words,
-        punctuate=p.get("punctuate", True),
-        format_text=p.get("format_text", True),
-        disfluencies=p.get("disfluencies", False),
-        filter_profanity=p.get("filter_profanity", False),
-        custom_spelling=p.get("custom_spelling"),
+        punctuate=p.punctuate,
+        format_text=p.format_text,
+        disfluencies=p.disfluencies,
+        filter_profanity=p.filter_profanity,
+        custom_spelling=p.custom_spelling,
     )
     utterances = build_utterances(words) if multichannel else None
     doc = Document(
         words=words,
         text=utterance_text(utterances) if utterances is not None else join_text(words),
         samples=audio,
-        params=p,
+        request=p,
         language_code=api_language,
         utterances=utterances,
-        # the samples start at audio_start_from on the words' clock
-        extra={
-            "samples_offset_ms": start_ms or 0,
-            SCRIPTED_SPEAKERS: scripted_speakers(job.fault.script if job.fault else None),
-        },
-        translate=_translator(engine, options, settings) if _wants_translation(p) else None,
+        samples_offset_ms=start_ms or 0,  # the samples start at audio_start_from on the words' clock
+        scripted_speakers=scripted_speakers(job.fault.script if job.fault else None),
+        translate=_translator(engine, options, settings) if p.translation is not None else None,
     )
     out: dict[str, Any] = {
         "confidence": round(float(np.mean([w["confidence"] for w in words])), 4) if words else None,
@@ -190,9 +189,9 @@ def _transcribe_file(
         "speech_model_used": api_model,
         **enrich(doc),
     }
-    if p.get("redact_pii_audio"):
+    if p.redact_pii_audio:
         out[REDACTED_AUDIO_FILE] = _write_redacted_audio(doc, settings)
-    if p.get("language_detection"):
+    if p.language_detection:
         out["language_confidence"] = round(language_confidence or 0.0, 4)
     if multichannel:
         out["audio_channels"] = len(tracks)
@@ -236,21 +235,17 @@ def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     """The PII spans beeped (or silenced) in the decoded audio, written under the data dir; its file name
     (an unguessable token) or None when the audio has no speech and none was asked for
     (docs/compatibility.md#redacted-audio)."""
-    options = doc.params.get("redact_pii_audio_options") or {}
+    options = doc.request.redact_pii_audio_options or {}
     if not doc.words and not options.get("return_redacted_no_speech_audio"):
         return None
-    fmt = doc.params.get("redact_pii_audio_quality") or "mp3"
+    fmt = doc.request.redact_pii_audio_quality or "mp3"
     name = f"{secrets.token_hex(16)}.{fmt}"
     method = "silence" if options.get("override_audio_redaction_method") == "silence" else "beep"
-    spans = doc.extra.get("pii_spans", [])
+    spans = doc.pii_spans
     path = settings.redacted_audio_dir / name
-    offset_ms = doc.extra["samples_offset_ms"]
+    offset_ms = doc.samples_offset_ms
     write_redacted(doc.samples.blocks(), spans, SAMPLE_RATE, path, fmt, offset_ms=offset_ms, method=method)
     return name
-
-
-def _wants_translation(p: dict[str, Any]) -> bool:
-    return ((p.get("speech_understanding") or {}).get("request") or {}).get("translation") is not None
 
 
 def _translator(
@@ -314,13 +309,13 @@ def _check_speech_threshold(audio: FileAudio, threshold: float | None, window_s:
         raise JobError(errors.SPEECH_BELOW_THRESHOLD.format(fraction=fraction, threshold=threshold))
 
 
-def _check_detected_language(code: str, confidence: float, p: dict[str, Any]) -> None:
-    threshold = p.get("language_confidence_threshold")
+def _check_detected_language(code: str, confidence: float, p: TranscriptRequest) -> None:
+    threshold = p.language_confidence_threshold
     if threshold and confidence < threshold:
         raise JobError(
             errors.LANGUAGE_BELOW_THRESHOLD.format(code=code, confidence=confidence, threshold=threshold)
         )
-    missing = unavailable_addons(code, p)
+    missing = unavailable_addons(code, p.to_json())
     if missing:
         raise JobError(errors.ADDONS_NOT_AVAILABLE.format(names=", ".join(missing)))
 

@@ -22,7 +22,8 @@ from server.clock import utcnow
 from server.db.models import Account, Transcript, TranscriptStatus, Upload, WebhookDelivery
 from server.db.session import Pool, session_scope
 from server.jobs.job_fault import JobFault
-from server.jobs.result_keys import BASE_URL_PARAM, REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
+from server.jobs.result_keys import REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
+from server.transcript_request import TranscriptRequest
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
 
@@ -33,7 +34,7 @@ class ClaimedJob:
     account_id: str
     audio_url: str
     upload_path: str | None
-    params: dict[str, Any]
+    request: TranscriptRequest
     attempt: int
     queued_s: float  # how long it waited before this claim
     fault: JobFault | None = None  # injected fault stamped at creation (docs/faults.md)
@@ -106,7 +107,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 account.id,
                 job.audio_url,
                 upload.path if upload else None,
-                dict(job.params),
+                job.request,
                 job.attempts,
                 (now - job.created_at).total_seconds(),
                 JobFault.from_json(job.fault),  # the one place a job's fault is read
@@ -170,13 +171,14 @@ def _queue_webhook(db: Session, job: Transcript) -> None:
     """docs/compatibility.md#webhooks: a job that reaches `completed` or `error` notifies its webhook (same
     transaction); one whose redacted audio was written (it is, before the job completes) also sends
     `redacted_audio_ready`."""
-    url = job.params.get("webhook_url")
+    request = job.request
+    url = request.webhook_url
     if not url:
         return
     payloads: list[dict[str, Any]] = [{"transcript_id": job.id, "status": job.status}]
     done = job.status == TranscriptStatus.COMPLETED
     file_name = (job.result or {}).get(REDACTED_AUDIO_FILE) if done else None
-    base = job.params.get(BASE_URL_PARAM)
+    base = request.base_url
     if file_name and base:
         link = base + REDACTED_AUDIO_PATH.format(transcript_id=job.id, file_name=file_name)
         payloads.append({"status": "redacted_audio_ready", "redacted_audio_url": link})
@@ -186,8 +188,8 @@ def _queue_webhook(db: Session, job: Transcript) -> None:
                 transcript_id=job.id,
                 url=url,
                 payload=payload,
-                header_name=job.params.get("webhook_auth_header_name"),
-                header_value=job.params.get("webhook_auth_header_value"),
+                header_name=request.webhook_auth_header_name,
+                header_value=request.webhook_auth_header_value,
             )
         )
 

@@ -5,6 +5,3 @@ REDACTED_AUDIO_FILE = "redacted_audio_file"
 # Where the redacted audio is downloaded from, under the server's base URL
 # (docs/compatibility.md#redacted-audio, #webhooks).
 REDACTED_AUDIO_PATH = "/v2/transcript/{transcript_id}/redacted-audio/{file_name}"
-# A request parameter of ours (never echoed): the base URL the transcript was created through, so the
-# worker can write the `redacted_audio_ready` webhook's absolute URL without a request of its own.
-BASE_URL_PARAM = "_base_url"

@@ -1,6 +1,6 @@
 """Redacted audio (`redact_pii_audio`): the decoded samples with every PII span beeped or silenced, encoded.
 
-The spans come from PII redaction (ms on the file's clock, `doc.extra["pii_spans"]`). A beep is a 1 kHz
+The spans come from PII redaction (ms on the file's clock, `Document.pii_spans`). A beep is a 1 kHz
 tone, the usual broadcast "bleep", with 5 ms ramps so its edges do not click; `silence` (the API's
 `override_audio_redaction_method`) writes zeros instead.
 """

@@ -48,7 +48,8 @@ class Param:
     """What one parameter may hold.
 
     kind: bool | int | number | string | text | url | enum | language | list | object.
-    default: the value used when the key is absent (copied, so lists are safe); None means "echo null".
+    default: inside an object, the value used when the field is absent (copied, so lists are safe); the
+    top-level parameters' defaults are `TranscriptRequest`'s.
     open: an object that keeps keys it does not know (speech_understanding is echoed as sent); closed objects
     drop them, like the top level does (docs/compatibility.md#transcript-params CHOICE).
     """
@@ -110,9 +111,9 @@ _SPEECH_UNDERSTANDING_REQUEST = Param(
 )
 
 # Every request parameter: OpenAPI TranscriptParams + TranscriptOptionalParams, plus the keys SDKs send that
-# the spec lacks (docs/compatibility.md#transcript-params). Table order is validation order. Defaults follow
-# the real `queued` echo [GO testdata/transcript/queued.json]: switches get their spec default, optional
-# values stay null unless the worker needs a concrete value that is never echoed (content_safety_confidence).
+# the spec lacks (docs/compatibility.md#transcript-params). Table order is validation order. The defaults of
+# absent parameters live in `server/transcript_request.py` `TranscriptRequest`; a `default` here only fills
+# a field inside an object that was sent.
 PARAMS: dict[str, Param] = {
     "audio_url": Param("string"),  # checked first, with its own message
     "speech_model": Param("string", nullable=True),  # any non-null value is rejected as deprecated
@@ -158,12 +159,12 @@ PARAMS: dict[str, Param] = {
     "prompt": Param("string"),
     "temperature": _FRACTION,
     "remove_audio_tags": Param("enum", nullable=True, values=("all",)),
-    "word_boost": Param("list", items=Param("string"), default=[]),
+    "word_boost": Param("list", items=Param("string")),
     "boost_param": Param("enum", values=("low", "default", "high")),
     "domain": Param("string"),
     "auto_highlights": _BOOL_FALSE,
     "content_safety": _BOOL_FALSE,
-    "content_safety_confidence": Param("int", minimum=25, maximum=100, default=50),
+    "content_safety_confidence": Param("int", minimum=25, maximum=100),
     "iab_categories": _BOOL_FALSE,
     "sentiment_analysis": _BOOL_FALSE,
     "entity_detection": _BOOL_FALSE,
@@ -193,7 +194,7 @@ PARAMS: dict[str, Param] = {
     "webhook_auth_header_name": Param("text", nullable=True),
     "webhook_auth_header_value": Param("text", nullable=True),
     "custom_topics": _BOOL_FALSE,
-    "topics": Param("list", items=Param("string"), default=[]),
+    "topics": Param("list", items=Param("string")),
     "speed_boost": _BOOL_FALSE,
 }
 

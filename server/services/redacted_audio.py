@@ -38,7 +38,7 @@ class RedactedAudioState:
 
 def redacted_audio_state(t: Transcript) -> RedactedAudioState:
     """202 while the job runs; 400 (`RedactedAudioExpiredError` in the SDK) when there is none to give."""
-    if not t.params.get("redact_pii_audio") or t.deleted_at is not None:
+    if not t.request.redact_pii_audio or t.deleted_at is not None:
         raise errors.ApiError(400, errors.REDACTED_AUDIO_UNAVAILABLE)
     if t.status in (TranscriptStatus.QUEUED, TranscriptStatus.PROCESSING):
         return RedactedAudioState(processing=True)

@@ -26,6 +26,7 @@ from server.services.param_table import (
     TYPE_NAMES,
     Param,
 )
+from server.transcript_request import TranscriptRequest, default_of
 
 
 # --- generic checker --------------------------------------------------------------------------------------
@@ -303,13 +304,13 @@ def _check_addons(params: dict[str, Any], sent: Mapping[str, Any]) -> None:
 
 def validate_transcript_request(
     body: object, *, default_speech_models: list[str], known_speech_models: set[str]
-) -> dict[str, Any]:
+) -> TranscriptRequest:
     """Validate a parsed `POST /v2/transcript` body; return every parameter normalised, defaults applied.
 
-    The result holds every key of `PARAMS` plus `webhook_auth`. It includes values that must NOT be echoed
-    (`webhook_auth_header_value`, `content_safety_confidence`, `word_boost`, ...): build the Transcript JSON
-    with `echo_fields(result)`. Unknown keys are ignored (docs/compatibility.md#transcript-params CHOICE).
-    Raises ApiError(400, ...).
+    The result holds every parameter of `PARAMS` plus `webhook_auth`. It includes values that must NOT be
+    echoed (`webhook_auth_header_value`, `content_safety_confidence`, `word_boost`, ...): build the
+    Transcript JSON with `echo_fields(result.to_json())`. Unknown keys are ignored
+    (docs/compatibility.md#transcript-params CHOICE). Raises ApiError(400, ...).
     """
     if not isinstance(body, dict):
         raise _bad(errors.INVALID_JSON)
@@ -318,7 +319,7 @@ def validate_transcript_request(
         raise _bad(errors.SPEECH_MODEL_DEPRECATED)
 
     params = {
-        name: _check(name, spec, body[name]) if name in body else copy.deepcopy(spec.default)
+        name: _check(name, spec, body[name]) if name in body else default_of(name)
         for name, spec in PARAMS.items()
     }
     sent = {name: params[name] for name in PARAMS if body.get(name) is not None}
@@ -342,7 +343,7 @@ def validate_transcript_request(
     _check_addons(params, sent)
     _apply_conditional_defaults(params)
     params["webhook_auth"] = params["webhook_auth_header_name"] is not None
-    return params
+    return TranscriptRequest(**params)
 
 
 def echo_fields(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -115,7 +115,8 @@ def render_transcript(t: Transcript) -> dict[str, Any]:
     if t.deleted_at is not None:
         return _render_deleted(t)
     out: dict[str, Any] = dict.fromkeys(TRANSCRIPT_KEYS)
-    out.update(echo_fields(t.params))
+    out.update(echo_fields(t.params))  # as stored: a key an old row lacks echoes null
+    request = t.request
     out.update(
         id=t.id,
         status=t.status,
@@ -124,11 +125,11 @@ def render_transcript(t: Transcript) -> dict[str, Any]:
         speech_model=None,
         language_model="assemblyai_default",
         acoustic_model="assemblyai_default",
-        webhook_auth=bool(t.params.get("webhook_auth_header_name")),
+        webhook_auth=bool(request.webhook_auth_header_name),
         webhook_status_code=t.webhook_status_code,
         audio_duration=t.audio_duration,
     )
-    if t.params.get("language_detection"):
+    if request.language_detection:
         out["language_code"] = None  # CHOICE docs/compatibility.md#status: unknown until detected
     if t.status == TranscriptStatus.COMPLETED and t.result:
         out.update({k: v for k, v in t.result.items() if k in TRANSCRIPT_KEYS})
@@ -155,7 +156,7 @@ def _render_deleted(t: Transcript) -> dict[str, Any]:
         webhook_url=DELETED_URL,
         language_model="assemblyai_default",
         acoustic_model="assemblyai_default",
-        disfluencies=t.params.get("disfluencies", False),
+        disfluencies=t.request.disfluencies,
     )
     if t.status == TranscriptStatus.ERROR:
         out["error"] = t.error or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,13 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Transcript, TranscriptStatus, Upload
 from server.jobs.queue import processing_count
-from server.jobs.result_keys import BASE_URL_PARAM
 from server.services.accounts import AccountRef
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
 from server.services.rendered_cache import FINISHED, dumps
 from server.services.transcript_view import render_list_item, render_transcript
 from server.services.uploads import release_upload
+from server.transcript_request import TranscriptRequest
 
 _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
@@ -29,7 +30,7 @@ _UPLOAD_PATH = re.compile(r"^/v2/upload/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 def create_transcript(
     db: Session,
     account: AccountRef,
-    params: dict[str, Any],
+    request: TranscriptRequest,
     base_url: str | None = None,
 ) -> Transcript:
     """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
@@ -39,8 +40,8 @@ def create_transcript(
     transaction.
     """
     if base_url is not None:
-        params = {**params, BASE_URL_PARAM: base_url}
-    audio_url = params["audio_url"]
+        request = replace(request, base_url=base_url)
+    audio_url = request.audio_url
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None
     t = Transcript(
@@ -49,7 +50,7 @@ def create_transcript(
         throttled=throttled,
         audio_url=audio_url,
         upload_id=upload.id if upload else None,
-        params=params,
+        params=request.to_json(),
     )
     db.add(t)
     db.flush()

@@ -41,13 +41,13 @@ router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_e
 def _create(
     settings: Settings, account: AccountRef, body: Any, headers: Mapping[str, str], base: str
 ) -> dict[str, Any]:
-    params = validate_transcript_request(
+    request = validate_transcript_request(
         body,
         default_speech_models=settings.default_speech_models,
         known_speech_models=known_speech_models(settings),
     )
     with session_scope() as db:  # one short write transaction; rendering happens after the commit
-        t = svc.create_transcript(db, account, params, base_url=base)
+        t = svc.create_transcript(db, account, request, base_url=base)
         stamp_job_fault(db, t, headers)
         stamp_job_script(db, t, headers)  # a scripted result (docs/testing.md#scripted-results)
     return render_transcript(t)
