@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     # emulator controls (docs/faults.md): /admin answers 404 unless a token is set
     admin_token: str | None = None
     faults_file: Path | None = None  # YAML fault rules, loaded into the database at start-up
+    # test suites (docs/testing.md): the request journal keeps this many entries, the oldest dropped first
+    journal_max_entries: int = Field(default=1000, ge=1)
+    # record and replay (docs/testing.md#record-and-replay): `record` sends each job to `upstream_url` and
+    # keeps what came back under `recordings_dir`; `replay` serves those; a miss errs or uses the engine
+    recordings_mode: Literal["off", "record", "replay"] = "off"
+    recordings_dir: Path = Path("./recordings")
+    upstream_url: str = "https://api.assemblyai.com"
+    upstream_api_key: str | None = None  # the key sent upstream; never written to a recording
+    replay_miss: Literal["error", "engine"] = "error"
 
     free_async_limit: int = 5
     paid_async_limit: int = 32

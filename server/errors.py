@@ -88,6 +88,14 @@ ADMIN_AUTH_INVALID = "Admin authentication error, LOCALSCRIBE_ADMIN_TOKEN missin
 ACCOUNT_NOT_FOUND = "Account not found: {id}"
 KEY_NOT_FOUND = "API key not found: {id}"
 FAULT_NOT_FOUND = "Fault rule not found: {id}"
+SCRIPT_NOT_FOUND = "Script not found: {id}"
+# replay mode found no recording for a job (docs/testing.md#record-and-replay CHOICE)
+RECORDING_MISSING = (
+    "No recording for this audio (sha256 {sha256}) and these parameters (key {key}) in {folder}; record it "
+    "with LOCALSCRIBE_RECORDINGS_MODE=record, or set LOCALSCRIBE_REPLAY_MISS=engine"
+)
+RECORDING_INVALID = "Recording {path}: {problem}"
+RECORDING_UPSTREAM = "Recording failed: the upstream server answered {problem}"
 KEY_EXISTS = "That API key is already in use"
 INVALID_ADMIN_FIELD = "{field}: {problem}"
 FAULTS_FILE_INVALID = "Faults file {path}: {problem}"

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from server.api import db as api_db
 from server.api import error_handlers
 from server.api.faults import FaultInjection
-from server.api.routes import admin, health, playground, realtime, sync, transcripts, uploads
+from server.api.routes import admin, emulator, health, playground, realtime, sync, transcripts, uploads
 from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
 from server.db.session import bind, session_scope, startup_lock
 from server.emulator.faults_file import load_faults_file
+from server.emulator.journal import Journal, JournalMiddleware
 from server.jobs.sweeper import sweep
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts
@@ -72,7 +73,13 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.include_router(sync.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(emulator.router)
+    app.state.journal = Journal(settings.journal_max_entries)
     app.add_middleware(FaultInjection)
+    # the journal is read through /admin: without an admin token, no body is hashed or copied for it;
+    # outermost, so requests that an injected fault answers are journalled too
+    if settings.admin_token:
+        app.add_middleware(JournalMiddleware, journal=app.state.journal)
     if settings.playground:
         playground.install(app)
     return app

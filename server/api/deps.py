@@ -53,6 +53,8 @@ async def authenticate(request: Request) -> AccountRef | None:
         account = await run_db(request.scope, _lookup, key)
         if account is not None:
             KEYS.put(key, account)
+    if account is not None:
+        request.state.account_id = account.id  # the request journal's (server/emulator/journal.py)
     return account
 
 

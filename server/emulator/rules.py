@@ -25,7 +25,7 @@ from server import errors
 from server.clock import iso
 from server.db.models import FaultRule
 from server.emulator.http_rules import HTTP_RULES, HttpFault
-from server.emulator.schema import SOURCES, RuleSpec
+from server.emulator.schema import SCRIPT_KINDS, SOURCES, RuleSpec
 
 
 def add_rule(db: Session, spec: RuleSpec, *, source: str = "api", rule_id: str | None = None) -> FaultRule:
@@ -47,12 +47,13 @@ def add_rule(db: Session, spec: RuleSpec, *, source: str = "api", rule_id: str |
 
 
 def list_rules(db: Session) -> list[FaultRule]:
-    return list(db.execute(select(FaultRule).order_by(FaultRule.created_at, FaultRule.id)).scalars())
+    stmt = select(FaultRule).where(FaultRule.kind.not_in(SCRIPT_KINDS))
+    return list(db.execute(stmt.order_by(FaultRule.created_at, FaultRule.id)).scalars())
 
 
 def get_rule(db: Session, rule_id: str) -> FaultRule:
     rule = db.get(FaultRule, rule_id)
-    if rule is None:
+    if rule is None or rule.kind in SCRIPT_KINDS:
         raise errors.ApiError(404, errors.FAULT_NOT_FOUND.format(id=rule_id))
     return rule
 
@@ -65,7 +66,7 @@ def delete_rule(db: Session, rule_id: str) -> FaultRule:
 
 
 def delete_rules(db: Session, *, source: str | None = None) -> int:
-    stmt = delete(FaultRule)
+    stmt = delete(FaultRule).where(FaultRule.kind.not_in(SCRIPT_KINDS))
     if source is not None:
         if source not in SOURCES:
             problem = f"must be one of: {', '.join(SOURCES)}"

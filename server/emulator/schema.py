@@ -15,6 +15,8 @@ from server.emulator.payloads import validated
 
 SOURCES = ("api", "file")
 JOB_KINDS = ("hold", "delay", "error")  # stamped on a transcript when it is created
+# scripted results and turns (server/emulator/scripts.py) share the rules' table; /admin/faults skips them
+SCRIPT_KINDS = ("script", "turns")
 
 
 class _Strict(BaseModel):

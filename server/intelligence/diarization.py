@@ -323,6 +323,9 @@ def run(doc: Document) -> dict[str, Any]:
         seconds = doc.samples.duration_s
         high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
     channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
+    if doc.scripted_speakers:  # a scripted result says who speaks (server/emulator/scripted.py)
+        _label_from_script(doc.words, doc.scripted_speakers)
+        channels = []
     offset = doc.samples_offset_ms
     if channels:
         for channel in channels:  # channel "1" is track 0 (server/jobs/pipeline.py numbers them so)
@@ -334,7 +337,7 @@ def run(doc: Document) -> dict[str, Any]:
             names = diarize(audio, _on_sample_clock(words, offset), None, 1, n_speakers or high)
             for w, name in zip(words, names, strict=True):
                 w["speaker"] = f"{channel}{name}"
-    else:
+    elif not doc.scripted_speakers:
         words = sorted(doc.words, key=lambda w: (w["start"], w["end"]))
         names = diarize(doc.samples.blocks(), _on_sample_clock(words, offset), n_speakers, low, high)
         for w, name in zip(words, names, strict=True):
@@ -354,3 +357,10 @@ def _on_sample_clock(words: list[Word], offset_ms: int) -> list[Word]:
 
 def _channel_order(channel: str) -> int:
     return int(channel) if channel.isdigit() else 0
+
+
+def _label_from_script(words: list[Word], spans: list[tuple[int, int, str]]) -> None:
+    """Each word's speaker is the scripted span it starts in (else the nearest span before it)."""
+    for w in words:
+        before = [s for s in spans if s[0] <= w["start"]] or spans[:1]
+        w["speaker"] = max(before, key=lambda s: s[0])[2]

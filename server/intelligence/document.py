@@ -36,6 +36,9 @@ class Document:
     # set before PII redaction: the utterances as said, for speaker identification
     said_utterances: list[dict[str, Any]] | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # features' caches (parses, sentence vectors)
+    # a scripted result's speakers, (start ms, end ms, speaker): diarization labels words from them instead
+    # of the audio (server/emulator/scripted.py)
+    scripted_speakers: list[tuple[int, int, str]] | None = None
     # samples -> their speech in English (the engine's own translation), or None when no installed model
     # translates; set by the job pipeline, which owns the engine (intelligence never calls it directly)
     translate: Callable[[Audio], str] | None = None

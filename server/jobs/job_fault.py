@@ -1,7 +1,7 @@
 """What injected fault rules (server/emulator/, docs/faults.md) do to one job, read once when it is claimed.
 
-Stamped on the transcript row at creation as JSON (`{"rules", "hold_s"?, "delay_s"?, "error"?}`); the queue
-turns it into this type, and the worker and the pipeline read its attributes.
+Stamped on the transcript row at creation as JSON (`{"rules", "hold_s"?, "delay_s"?, "error"?, "script"?}`);
+the queue turns it into this type, and the worker and the pipeline read its attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ class JobFault:
     hold_s: float | None = None  # stays `queued` this long (the queue's `hold_until`)
     delay_s: float | None = None  # this many extra seconds in `processing`
     error: str | None = None  # ends in `error` with this message, without transcribing
+    # a scripted result (server/emulator/scripts.py): what the engine "hears", as its JSON effect
+    script: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> JobFault | None:
@@ -26,4 +28,5 @@ class JobFault:
             hold_s=data.get("hold_s"),
             delay_s=data.get("delay_s"),
             error=data.get("error"),
+            script=data.get("script"),
         )

@@ -19,6 +19,8 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
+from server.emulator.recordings import RecordingError, recorded_outcome
+from server.emulator.scripted import scripted_engine, scripted_speakers
 from server.engine.base import (
     AudioSource,
     Engine,
@@ -63,9 +65,17 @@ def run_job(
 ) -> JobOutcome:
     if job.fault and job.fault.error is not None:  # fault `error` (docs/faults.md)
         raise JobError(job.fault.error)
+    script = job.fault.script if job.fault else None
+    engine = scripted_engine(script, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
+        # record or replay mode (docs/testing.md#record-and-replay); a scripted job is never recorded
+        recorded = None if script else recorded_outcome(job.request.to_json(), path, settings)
+        if recorded is not None:
+            return JobOutcome(*recorded)
         return _transcribe_file(path, job, engine, settings, progress)
+    except RecordingError as exc:
+        raise JobError(exc.message) from exc
     except MediaError as exc:
         raise JobError(str(exc)) from exc
     except EngineError as exc:
@@ -170,6 +180,7 @@ def _transcribe_file(
         language_code=api_language,
         utterances=utterances,
         samples_offset_ms=start_ms or 0,  # the samples start at audio_start_from on the words' clock
+        scripted_speakers=scripted_speakers(job.fault.script if job.fault else None),
         translate=_translator(engine, options, settings) if p.translation is not None else None,
     )
     out: dict[str, Any] = {

@@ -17,7 +17,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.config import Settings
 from server.db.session import session_scope
+from server.emulator import scripts
 from server.emulator.matching import stream_fault
+from server.emulator.scripted import ScriptedRecognizer
 from server.services import stream_slots
 from server.services.accounts import api_key_from
 from server.streaming.close_codes import Close
@@ -41,12 +43,14 @@ def _identify(credential: str) -> stream_slots.Caller | None:
 
 def _open(
     caller: stream_slots.Caller, adapter: Adapter, headers: dict[str, str]
-) -> tuple[str, tuple[Close, float] | None]:
-    """Take the slot (and the token); also look up an injected close (and its delay) for this session."""
+) -> tuple[str, tuple[Close, float] | None, list[dict] | None]:
+    """Take the slot (and the token); also look up an injected close (and its delay) and scripted turns
+    (docs/testing.md#scripted-results) for this session."""
     with session_scope() as db:
         session_id = stream_slots.open_session(db, caller, adapter.name)
         fault = stream_fault(db, caller.account_id, headers)
-    return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None
+        turns = scripts.stream_turns(db, caller.account_id, headers)
+    return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None, turns
 
 
 def _heartbeat(session_id: str) -> Callable[[float], None]:
@@ -67,7 +71,7 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, setti
     try:
         caller = await _admit(ws, adapter)
         stream = adapter.parse_query(ws.query_params, settings.stream_partial_interval_ms)
-        session_id, fault = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers))
+        session_id, fault, turns = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers))
     except Refused as refused:
         await close(ws, refused.close, adapter)
         return
@@ -89,6 +93,8 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, setti
         max_lead_s=settings.stream_max_lead_s,
         heartbeat=_heartbeat(session_id),
     )
+    if turns is not None:
+        runner.recognizer = ScriptedRecognizer(turns)  # type: ignore[assignment]
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
         await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
@@ -107,6 +113,7 @@ async def _admit(ws: WebSocket, adapter: Adapter) -> stream_slots.Caller:
     caller = await asyncio.to_thread(_identify, credential)
     if caller is None:
         raise Refused(adapter.invalid_auth)
+    ws.state.account_id = caller.account_id  # the request journal's (server/emulator/journal.py)
     # Free tier: real-time is paid-only (docs/compatibility.md#v2-close-codes CHOICE)
     if caller.realtime_limit <= 0:
         message = adapter.paid_only_message()

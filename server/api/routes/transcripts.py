@@ -20,6 +20,7 @@ from server.config import Settings
 from server.db.models import Transcript
 from server.db.session import session_scope
 from server.emulator.matching import stamp_job_fault
+from server.emulator.scripts import stamp_job_script
 from server.services import exports
 from server.services import transcripts as svc
 from server.services.accounts import AccountRef
@@ -48,6 +49,7 @@ def _create(
     with session_scope() as db:  # one short write transaction; rendering happens after the commit
         t = svc.create_transcript(db, account, request, base_url=base)
         stamp_job_fault(db, t, headers)
+        stamp_job_script(db, t, headers)  # a scripted result (docs/testing.md#scripted-results)
     return render_transcript(t)
 
 
