@@ -146,7 +146,9 @@ def pyplot() -> Any:
 # --- faster-whisper called directly ---------------------------------------------------------------------
 
 
-def load_whisper(model: str, where: str = "thread") -> Any:
+def load_whisper(
+    model: str, where: str = "thread", compute_type: str = "int8", cpu_threads: int = 0
+) -> Any:
     """``WhisperModel(<model>, device=cpu, compute_type=int8)`` built on a helper thread or the main thread.
 
     Where it is built matters on this machine: once a CTranslate2 model has been constructed on the
@@ -163,7 +165,9 @@ def load_whisper(model: str, where: str = "thread") -> Any:
     path = resolve_model(model, MODELS_DIR)
 
     def build() -> Any:
-        return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=0, num_workers=1)
+        return WhisperModel(
+            path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=1
+        )
 
     if where not in ("thread", "main"):
         raise ValueError("where must be 'thread' or 'main'")
@@ -184,6 +188,29 @@ def transcribe_like_server(whisper: Any, audio: Any) -> list[str]:
         initial_prompt=None,
         temperature=SERVER_TEMPERATURES,
     )
+    return _words_of(segments)
+
+
+def transcribe_batched_like_server(whisper: Any, audio: Any, batch_size: int = 8) -> list[str]:
+    """faster-whisper's BatchedInferencePipeline with the options the server's batched path passes for a
+    plain English request (server/engine/whisper.py): VAD chunks, first temperature only."""
+    from faster_whisper import BatchedInferencePipeline
+
+    segments, _info = BatchedInferencePipeline(whisper).transcribe(
+        audio,
+        language="en",
+        beam_size=5,
+        word_timestamps=True,
+        vad_filter=True,
+        hotwords=None,
+        initial_prompt=None,
+        temperature=SERVER_TEMPERATURES[0],
+        batch_size=batch_size,
+    )
+    return _words_of(segments)
+
+
+def _words_of(segments: Any) -> list[str]:
     words = (w.word.strip() for segment in segments for w in segment.words or [])
     return [w for w in words if w]
 
