@@ -15,7 +15,7 @@ Runs without the HTTP server or a database, so the same script runs on a GPU mac
 the first run and reads them on later runs, so a machine without PyAV/ffmpeg can run it.
 
     .venv/bin/python bench/batched_decoding.py [--model base] [--repeats 2] [--batch-sizes 8]
-        [--device cpu] [--compute-type int8] [--threads 0] [--crops 15,30,60,120,0] [--small-jobs]
+        [--device cpu] [--compute-type int8] [--threads 0] [--crops 15,30,60,120,0] [--small-jobs] [--quick]
 """
 
 from __future__ import annotations
@@ -70,8 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-clips", action="store_true", help="skip the short English clips")
     p.add_argument("--small-jobs", action="store_true", help="also measure several small jobs in one batch")
     p.add_argument("--audio-cache", type=Path, default=None, help="npz of decoded clips (read or written)")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "batched_decoding.json")
-    return p.parse_args(argv)
+    p.add_argument("--out", type=Path, default=None, help="JSON path (default under bench/results/)")
+    p.add_argument("--quick", action="store_true", help="CI-sized: tiny.en, a 15 s crop, no clips, 1 repeat")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.model, args.crops, args.no_clips, args.repeats = "tiny.en", "15", True, 1
+    suffix = "_quick" if args.quick else ""
+    args.out = args.out or REPO / "bench" / "results" / f"batched_decoding{suffix}.json"
+    return args
 
 
 # --- audio ----------------------------------------------------------------------------------------------
@@ -271,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[str, Any] = {
         "benchmark": "batched_decoding",
+        "quick": args.quick,
         "model": args.model,
         "device": args.device,
         "compute_type": args.compute_type,
