@@ -37,8 +37,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from server.engine.base import SAMPLE_RATE, EngineWord, TranscribeOptions, WindowOf  # noqa: E402
+from server.engine.base import EngineWord, TranscribeOptions, WindowOf  # noqa: E402
 from server.engine.whisper import WhisperEngine  # noqa: E402
+from server.media.rate import SAMPLE_RATE  # noqa: E402
 from tests.support.wer import wer, words  # noqa: E402
 
 DATA = REPO / "tests" / "data"

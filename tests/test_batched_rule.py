@@ -13,8 +13,9 @@ import pytest
 
 from server.config import Settings
 from server.engine import build_engine
-from server.engine.base import SAMPLE_RATE, TranscribeOptions, WindowOf
+from server.engine.base import TranscribeOptions, WindowOf
 from server.engine.whisper import BATCH_MIN_S, WhisperEngine
+from server.media.rate import SAMPLE_RATE
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
