@@ -174,43 +174,28 @@ def load_whisper(
     return build() if where == "main" else build_off_thread(build)
 
 
-def transcribe_like_server(whisper: Any, audio: Any) -> list[str]:
-    """faster-whisper with exactly the options the server passes for a plain English request."""
-    segments, _info = whisper.transcribe(
-        audio,
-        language="en",
-        beam_size=5,
-        word_timestamps=True,
-        vad_filter=False,
-        multilingual=False,
-        condition_on_previous_text=True,
-        hotwords=None,
-        initial_prompt=None,
-        temperature=SERVER_TEMPERATURES,
-    )
-    return _words_of(segments)
+def transcribe_like_server(whisper: Any, audio: Any, batch_size: int = 0) -> list[str]:
+    """faster-whisper with exactly the options the server passes for a plain English request: its
+    sequential path, or with `batch_size` its batched path (BatchedInferencePipeline: VAD chunks, first
+    temperature only; server/engine/whisper.py)."""
+    common: dict[str, Any] = {
+        "language": "en", "beam_size": 5, "word_timestamps": True, "hotwords": None, "initial_prompt": None
+    }
+    if batch_size:
+        from faster_whisper import BatchedInferencePipeline
 
-
-def transcribe_batched_like_server(whisper: Any, audio: Any, batch_size: int = 8) -> list[str]:
-    """faster-whisper's BatchedInferencePipeline with the options the server's batched path passes for a
-    plain English request (server/engine/whisper.py): VAD chunks, first temperature only."""
-    from faster_whisper import BatchedInferencePipeline
-
-    segments, _info = BatchedInferencePipeline(whisper).transcribe(
-        audio,
-        language="en",
-        beam_size=5,
-        word_timestamps=True,
-        vad_filter=True,
-        hotwords=None,
-        initial_prompt=None,
-        temperature=SERVER_TEMPERATURES[0],
-        batch_size=batch_size,
-    )
-    return _words_of(segments)
-
-
-def _words_of(segments: Any) -> list[str]:
+        segments, _info = BatchedInferencePipeline(whisper).transcribe(
+            audio, **common, vad_filter=True, temperature=SERVER_TEMPERATURES[0], batch_size=batch_size
+        )
+    else:
+        segments, _info = whisper.transcribe(
+            audio,
+            **common,
+            vad_filter=False,
+            multilingual=False,
+            condition_on_previous_text=True,
+            temperature=SERVER_TEMPERATURES,
+        )
     words = (w.word.strip() for segment in segments for w in segment.words or [])
     return [w for w in words if w]
 

@@ -54,7 +54,6 @@ from _common import (
     pyplot,
     running_server,
     server_db_url,
-    transcribe_batched_like_server,
     transcribe_like_server,
     upload,
     wait_for_quiet,
@@ -139,10 +138,7 @@ def _transcribe_direct(whisper: Any, clip: Path, batch_size: int) -> dict[str, A
     t0 = time.perf_counter()
     audio = decode_audio(str(clip), sampling_rate=SAMPLE_RATE)
     t_decoded = time.perf_counter()
-    if batch_size:
-        words = transcribe_batched_like_server(whisper, audio, batch_size)
-    else:
-        words = transcribe_like_server(whisper, audio)
+    words = transcribe_like_server(whisper, audio, batch_size)
     t_done = time.perf_counter()
     return {
         "wall_s": t_done - t0,

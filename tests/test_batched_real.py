@@ -21,9 +21,13 @@ def real_settings() -> dict[str, str]:
     return {"LOCALSCRIBE_BATCH_MIN_S": "0"}  # every file through the batched path
 
 
-test_batched_span_custom_spelling = options.test_span_custom_spelling_and_unformatted_text
-test_batched_multichannel = options.test_multichannel_transcribes_each_channel
-test_batched_word_boost = options.test_word_boost_recognises_a_rare_term
-test_batched_disfluencies = options.test_disfluencies_on_synthesised_speech
-test_batched_filter_profanity = options.test_filter_profanity_on_synthesised_speech
-test_batched_exports = options.test_exports_of_a_real_transcript
+# the option tests of tests/test_options_real.py, collected again here under this module's settings
+for _name in (
+    "test_span_custom_spelling_and_unformatted_text",
+    "test_multichannel_transcribes_each_channel",
+    "test_word_boost_recognises_a_rare_term",
+    "test_disfluencies_on_synthesised_speech",
+    "test_filter_profanity_on_synthesised_speech",
+    "test_exports_of_a_real_transcript",
+):
+    globals()[_name.replace("test_", "test_batched_", 1)] = getattr(options, _name)
