@@ -146,7 +146,9 @@ def pyplot() -> Any:
 # --- faster-whisper called directly ---------------------------------------------------------------------
 
 
-def load_whisper(model: str, where: str = "thread") -> Any:
+def load_whisper(
+    model: str, where: str = "thread", compute_type: str = "int8", cpu_threads: int = 0
+) -> Any:
     """``WhisperModel(<model>, device=cpu, compute_type=int8)`` built on a helper thread or the main thread.
 
     Where it is built matters on this machine: once a CTranslate2 model has been constructed on the
@@ -163,27 +165,37 @@ def load_whisper(model: str, where: str = "thread") -> Any:
     path = resolve_model(model, MODELS_DIR)
 
     def build() -> Any:
-        return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=0, num_workers=1)
+        return WhisperModel(
+            path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=1
+        )
 
     if where not in ("thread", "main"):
         raise ValueError("where must be 'thread' or 'main'")
     return build() if where == "main" else build_off_thread(build)
 
 
-def transcribe_like_server(whisper: Any, audio: Any) -> list[str]:
-    """faster-whisper with exactly the options the server passes for a plain English request."""
-    segments, _info = whisper.transcribe(
-        audio,
-        language="en",
-        beam_size=5,
-        word_timestamps=True,
-        vad_filter=False,
-        multilingual=False,
-        condition_on_previous_text=True,
-        hotwords=None,
-        initial_prompt=None,
-        temperature=SERVER_TEMPERATURES,
-    )
+def transcribe_like_server(whisper: Any, audio: Any, batch_size: int = 0) -> list[str]:
+    """faster-whisper with exactly the options the server passes for a plain English request: its
+    sequential path, or with `batch_size` its batched path (BatchedInferencePipeline: VAD chunks, first
+    temperature only; server/engine/whisper.py)."""
+    common: dict[str, Any] = {
+        "language": "en", "beam_size": 5, "word_timestamps": True, "hotwords": None, "initial_prompt": None
+    }
+    if batch_size:
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, _info = BatchedInferencePipeline(whisper).transcribe(
+            audio, **common, vad_filter=True, temperature=SERVER_TEMPERATURES[0], batch_size=batch_size
+        )
+    else:
+        segments, _info = whisper.transcribe(
+            audio,
+            **common,
+            vad_filter=False,
+            multilingual=False,
+            condition_on_previous_text=True,
+            temperature=SERVER_TEMPERATURES,
+        )
     words = (w.word.strip() for segment in segments for w in segment.words or [])
     return [w for w in words if w]
 

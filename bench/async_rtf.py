@@ -2,17 +2,22 @@
 
 In one run, for one clip (default: the 237 s LJSpeech long-form FLAC):
 
-* direct: ``WhisperModel(models/<model>, device=cpu, compute_type=int8)`` loaded once; each repeat times
-  ``faster_whisper.decode_audio`` + ``transcribe(...)`` + consuming every segment and word, with the
-  options the server uses for a plain English request (language en, beam 5, word timestamps,
-  temperature fallback, condition_on_previous_text).
+* direct sequential: ``WhisperModel(models/<model>, device=cpu, compute_type=int8)`` built once on a helper
+  thread; each repeat times ``faster_whisper.decode_audio`` + ``transcribe(...)`` + consuming every segment
+  and word, with the options the server's sequential path uses for a plain English request (language en,
+  beam 5, word timestamps, temperature fallback, condition_on_previous_text).
+* direct batched: the same model through ``BatchedInferencePipeline`` with the options of the server's
+  batched path (VAD chunks, batch ``--batch-size``, first temperature only).
 * server: ``localscribe serve`` (engine whisper, WORKERS=1) started once and waited on until ``/ready``
-  (model loaded); each repeat times upload -> create -> poll every 0.1 s until ``completed``.
+  (model loaded); each repeat times upload -> create -> poll every 0.1 s until ``completed``. The server
+  picks its path per job (server/engine/whisper.py ``batches``); the long clip takes the batched one.
 
-Repeats alternate direct/server. The server's side is split with its own database timestamps
+Repeats rotate the order of the three paths. With the long clip, each path's WER against its reference
+transcript (tests/data/manifest.json) is reported. The server's side is split with its own database timestamps
 (created/started/completed) into upload, queue wait (worker poll), processing and poll lag.
 
     .venv/bin/python bench/async_rtf.py [--quick] [--clip PATH] [--model base|tiny.en] [--repeats N]
+        [--batch-size 8] [--compute-type int8] [--threads 0]
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="build the direct WhisperModel on a helper thread like the server does (default), or on the "
         "main thread like a naive script; see docs/benchmarks.md for why this matters",
     )
+    p.add_argument("--batch-size", type=int, default=8, help="batched paths' batch size (server and direct)")
+    p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type, all paths")
+    p.add_argument("--threads", type=int, default=0, help="CTranslate2 cpu_threads, all paths (0: default)")
     p.add_argument("--poll", type=float, default=0.1, help="client poll interval in seconds")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed 10 s warm-up of both paths")
     add_quiet_args(p)
@@ -105,31 +113,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- direct ---------------------------------------------------------------------------------------------
 
 
-def load_direct(model: str, where: str) -> Any:
+def load_direct(model: str, where: str, compute_type: str, threads: int) -> Any:
     t0 = time.perf_counter()
-    whisper = load_whisper(model, where)
+    whisper = load_whisper(model, where, compute_type, threads)
     where_text = "a helper thread" if where == "thread" else "the main thread"
     print(f"direct: loaded {model} on {where_text} in {time.perf_counter() - t0:.2f}s")
     return whisper
 
 
-def transcribe_direct(whisper: Any, clip: Path, pids: list[int]) -> dict[str, Any]:
-    """decode_audio + transcribe + consume every segment, as the server's engine does."""
+def transcribe_direct(whisper: Any, clip: Path, pids: list[int], batch_size: int = 0) -> dict[str, Any]:
+    """decode_audio + transcribe + consume every segment, as the server's engine does (batched when
+    `batch_size` is set)."""
     with CpuMeter(pids) as meter:
-        out = _transcribe_direct(whisper, clip)
+        out = _transcribe_direct(whisper, clip, batch_size)
     out["cpu_s"] = meter.result["cpu_s_pid0"]  # this process: faster-whisper and CTranslate2 threads
     out["server_idle_cpu_s"] = meter.result["cpu_s_pid1"]
     out["foreign_share"] = meter.result["foreign_share"]
     return out
 
 
-def _transcribe_direct(whisper: Any, clip: Path) -> dict[str, Any]:
+def _transcribe_direct(whisper: Any, clip: Path, batch_size: int) -> dict[str, Any]:
     from faster_whisper import decode_audio
 
     t0 = time.perf_counter()
     audio = decode_audio(str(clip), sampling_rate=SAMPLE_RATE)
     t_decoded = time.perf_counter()
-    words = transcribe_like_server(whisper, audio)
+    words = transcribe_like_server(whisper, audio, batch_size)
     t_done = time.perf_counter()
     return {
         "wall_s": t_done - t0,
@@ -220,6 +229,21 @@ def word_agreement(a: str, b: str) -> float:
     return difflib.SequenceMatcher(a=wa, b=wb, autojunk=False).ratio()
 
 
+def _wers(clip: Path, *runs: list[dict[str, Any]]) -> dict[str, float]:
+    """WER of each path's last run against the clip's reference, when the manifest has one."""
+    import json
+
+    from tests.support.wer import wer
+
+    path = clip.parent / "manifest.json"
+    manifest = {m["file"]: m for m in json.loads(path.read_text())} if path.exists() else {}
+    reference = (manifest.get(clip.name) or {}).get("reference")
+    if not reference:
+        return {}
+    names = ("wer_direct", "wer_batched", "wer_server")
+    return {name: wer(reference, r[-1]["text"]) for name, r in zip(names, runs, strict=True)}
+
+
 # --- main -----------------------------------------------------------------------------------------------
 
 
@@ -230,13 +254,15 @@ def main(argv: list[str] | None = None) -> int:
 
         old = json.loads((RESULTS_DIR / args.out).read_text())
         duration = old["summary"]["audio_duration_s"]
-        plot(old["direct"], old["server"], duration, Path(old["clip"]).name, old["model"], args.plot)
+        name = Path(old["clip"]).name
+        plot(old["direct"], old.get("batched", []), old["server"], duration, name, old["model"], args.plot)
         print(f"wrote {args.plot}")
         return 0
     clip: Path = args.clip
     duration = audio_duration(clip)
     print(f"clip {clip.name}: {duration:.1f}s, model {args.model}, {args.repeats} repeat(s) per path")
     direct_runs: list[dict[str, Any]] = []
+    batched_runs: list[dict[str, Any]] = []
     server_runs: list[dict[str, Any]] = []
     overrides = {
         "LOCALSCRIBE_ENGINE": "whisper",
@@ -244,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         "LOCALSCRIBE_MODELS_DIR": str(MODELS_DIR),
         "LOCALSCRIBE_WORKERS": "1",
         "LOCALSCRIBE_DEVICE": "cpu",
-        "LOCALSCRIBE_COMPUTE_TYPE": "int8",
-        "LOCALSCRIBE_CPU_THREADS": "0",
+        "LOCALSCRIBE_COMPUTE_TYPE": args.compute_type,
+        "LOCALSCRIBE_CPU_THREADS": str(args.threads),
+        "LOCALSCRIBE_BATCH_SIZE": str(args.batch_size),
         "LOCALSCRIBE_BEAM_SIZE": "5",
         "LOCALSCRIBE_POLL_INTERVAL_S": "0.2",  # the default, stated so the result does not drift
     }
@@ -263,33 +290,39 @@ def main(argv: list[str] | None = None) -> int:
             assert srv.proc is not None
             pids = [os.getpid(), srv.proc.pid]
             print(f"server ready at {srv.url}")
-            whisper = load_direct(args.model, args.direct_load)
+            whisper = load_direct(args.model, args.direct_load, args.compute_type, args.threads)
             if not args.no_warmup:
                 transcribe_direct(whisper, warm_clip, pids)
+                transcribe_direct(whisper, warm_clip, pids, args.batch_size)
                 transcribe_server(client, db_url, warm_clip, args.model, args.poll, pids)
                 print("warm-up done (10 s of the clip through each path, untimed)")
+            paths = ["direct", "batched", "server"]
             for i in range(args.repeats):
-                wait_for_quiet(pids, args.quiet_share, timeout_s=args.quiet_timeout)
-                d = transcribe_direct(whisper, clip, pids)
-                direct_runs.append(d)
-                print(
-                    f"repeat {i + 1}: direct {d['wall_s']:.2f}s (cpu {d['cpu_s']:.1f}s, "
-                    f"others used {d['foreign_share']:.0%} of the CPUs)",
-                    flush=True,
-                )
-                wait_for_quiet(pids, args.quiet_share, timeout_s=args.quiet_timeout)
-                s = transcribe_server(client, db_url, clip, args.model, args.poll, pids)
-                server_runs.append(s)
-                print(
-                    f"repeat {i + 1}: server {s['wall_s']:.2f}s (upload {s['upload_s']:.3f}s, "
-                    f"processing {s['processing_s']:.2f}s, server cpu {s['cpu_s']:.1f}s, "
-                    f"others used {s['foreign_share']:.0%} of the CPUs)",
-                    flush=True,
-                )
+                for path in paths[i % 3 :] + paths[: i % 3]:  # rotate: no path always runs first
+                    wait_for_quiet(pids, args.quiet_share, timeout_s=args.quiet_timeout)
+                    if path == "server":
+                        s = transcribe_server(client, db_url, clip, args.model, args.poll, pids)
+                        server_runs.append(s)
+                        print(
+                            f"repeat {i + 1}: server {s['wall_s']:.2f}s (upload {s['upload_s']:.3f}s, "
+                            f"processing {s['processing_s']:.2f}s, server cpu {s['cpu_s']:.1f}s, "
+                            f"others used {s['foreign_share']:.0%} of the CPUs, "
+                            f"load {os.getloadavg()[0]:.2f})",
+                            flush=True,
+                        )
+                        continue
+                    d = transcribe_direct(whisper, clip, pids, args.batch_size if path == "batched" else 0)
+                    (batched_runs if path == "batched" else direct_runs).append(d)
+                    print(
+                        f"repeat {i + 1}: {path} {d['wall_s']:.2f}s (cpu {d['cpu_s']:.1f}s, "
+                        f"others used {d['foreign_share']:.0%} of the CPUs, load {os.getloadavg()[0]:.2f})",
+                        flush=True,
+                    )
             del whisper
         decode = decode_comparison(clip)
 
     d_wall = median([r["wall_s"] for r in direct_runs])
+    b_wall = median([r["wall_s"] for r in batched_runs])
     s_wall = median([r["wall_s"] for r in server_runs])
     s_after = median([r["after_upload_s"] for r in server_runs])
     s_proc = median([r["processing_s"] for r in server_runs])
@@ -300,6 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         "direct_rtf": d_wall / duration,
         "server_rtf": s_wall / duration,
         "overhead_ratio": s_wall / d_wall,
+        "batched_wall_s_median": b_wall,
+        "batched_rtf": b_wall / duration,
+        "batched_over_direct": b_wall / d_wall,
+        "server_over_batched": s_wall / b_wall,
+        # the rotation puts each path first in turn: per-repeat ratios cancel slow drifts in machine load
+        "server_over_direct_per_repeat": [
+            s["wall_s"] / d["wall_s"] for s, d in zip(server_runs, direct_runs, strict=True)
+        ],
+        **_wers(clip, direct_runs, batched_runs, server_runs),
+        "loadavg_end": os.getloadavg(),
         # on a shared machine the fastest run of each path is the one least disturbed by other processes
         "direct_wall_s_min": min(r["wall_s"] for r in direct_runs),
         "server_wall_s_min": min(r["wall_s"] for r in server_runs),
@@ -325,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "repeat",
             "direct s",
+            "batched s",
             "server s",
             "upload s",
             "queue s",
@@ -332,12 +376,13 @@ def main(argv: list[str] | None = None) -> int:
             "poll lag s",
             "cpu s d/s",
             "others % d/s",
-            "words d/s",
+            "words d/b/s",
         ],
         [
             [
                 i + 1,
                 d["wall_s"],
+                b["wall_s"],
                 s["wall_s"],
                 s["upload_s"],
                 s["queue_wait_s"],
@@ -345,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                 s["poll_lag_s"],
                 f"{d['cpu_s']:.1f}/{s['cpu_s']:.1f}",
                 f"{d['foreign_share']:.0%}/{s['foreign_share']:.0%}",
-                f"{d['words']}/{s['words']}",
+                f"{d['words']}/{b['words']}/{s['words']}",
             ]
-            for i, (d, s) in enumerate(zip(direct_runs, server_runs, strict=True))
+            for i, (d, b, s) in enumerate(zip(direct_runs, batched_runs, server_runs, strict=True))
         ],
     )
     print_table(
@@ -360,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
             ["direct RTF", summary["direct_rtf"]],
             ["server RTF", summary["server_rtf"]],
             ["overhead ratio server/direct", summary["overhead_ratio"]],
+            ["batched direct wall s", b_wall],
+            ["batched direct RTF", summary["batched_rtf"]],
+            ["batched direct / sequential direct", summary["batched_over_direct"]],
+            ["server / batched direct", summary["server_over_batched"]],
+            *([[f"WER {k[4:]}", v] for k, v in summary.items() if k.startswith("wer_")]),
             [
                 "best-of: direct s / server s",
                 f"{summary['direct_wall_s_min']:.2f} / {summary['server_wall_s_min']:.2f}",
@@ -382,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
 
-    for r in (*direct_runs, *server_runs):
+    for r in (*direct_runs, *batched_runs, *server_runs):
         r["text_head"] = r.pop("text")[:200]
     result = {
         "benchmark": "async_rtf",
@@ -397,18 +447,23 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "summary": summary,
         "decode": decode,
+        "batch_size": args.batch_size,
+        "compute_type": args.compute_type,
+        "threads": args.threads,
         "direct": direct_runs,
+        "batched": batched_runs,
         "server": server_runs,
         "total_bench_s": time.perf_counter() - t_start,
     }
     path = write_json(args.out, result)
-    plot(direct_runs, server_runs, duration, clip.name, args.model, args.plot)
+    plot(direct_runs, batched_runs, server_runs, duration, clip.name, args.model, args.plot)
     print(f"\nwrote {path} and {args.plot}")
     return 0
 
 
 def plot(
     direct: list[dict[str, Any]],
+    batched: list[dict[str, Any]],
     server: list[dict[str, Any]],
     duration: float,
     clip_name: str,
@@ -419,10 +474,13 @@ def plot(
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     n = len(direct)
     xs = list(range(n))
-    width = 0.38
-    dx = [x - width / 2 for x in xs]
-    sx = [x + width / 2 for x in xs]
+    width = 0.27
+    dx = [x - width for x in xs]
+    bx = list(xs)
+    sx = [x + width for x in xs]
     ax.bar(dx, [r["wall_s"] for r in direct], width, label="faster-whisper direct", color="#4c72b0")
+    if batched:
+        ax.bar(bx, [r["wall_s"] for r in batched], width, label="direct batched", color="#64b5cd")
     upload_s = [r["upload_s"] for r in server]
     queue_s = [r["create_s"] + r["queue_wait_s"] for r in server]
     proc_s = [r["processing_s"] for r in server]
@@ -438,7 +496,7 @@ def plot(
         bottom = [b + max(v, 0.0) for b, v in zip(bottom, values, strict=True)]
     for x, r in zip(dx, direct, strict=True):
         ax.text(x, r["wall_s"], f"{r['wall_s']:.1f}s", ha="center", va="bottom", fontsize=8)
-    for x, r in zip(sx, server, strict=True):
+    for x, r in [*zip(bx, batched, strict=False), *zip(sx, server, strict=True)]:
         ax.text(x, r["wall_s"], f"{r['wall_s']:.1f}s", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(xs, [f"repeat {i + 1}" for i in xs])
     ax.set_ylabel("wall time (s)")

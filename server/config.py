@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     compute_type: str = "auto"  # int8 on CPU, float16 on GPU
     cpu_threads: int = 0  # 0: CTranslate2 picks
     beam_size: int = 5
+    # Files: VAD chunks of one file decoded side by side (faster-whisper's BatchedInferencePipeline); 1: off.
+    batch_size: int = 8
+    # From which audio length (seconds) a file is decoded in batches; None: the measured default per device
+    # (server/engine/whisper.py BATCH_MIN_S, docs/benchmarks.md#batched-decoding).
+    batch_min_s: float | None = None
     # API speech-model names (and local names) -> local model; docs/compatibility.md#transcript-params "which
     # local model serves".
     speech_model_map: dict[str, str] = Field(

@@ -79,13 +79,20 @@ def create_key(server: ServerProcess, *, tier: str = "paid", **limits: int) -> s
 
 
 @pytest.fixture
-def real_sdk(start_server: StartServer) -> Iterator[aai.Transcriber]:
+def real_settings() -> dict[str, str]:
+    """Extra LOCALSCRIBE_* settings for real_sdk's server (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def real_sdk(start_server: StartServer, real_settings: dict[str, str]) -> Iterator[aai.Transcriber]:
     """The SDK against a server with the real engine; `tiny.en` serves `nano`, `base` everything else."""
     server = start_server(
         LOCALSCRIBE_ENGINE="whisper",
         LOCALSCRIBE_MODEL="base",
         LOCALSCRIBE_WORKERS="1",
         LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
+        **real_settings,
     )
     aai.settings.base_url = server.url
     aai.settings.api_key = API_KEY

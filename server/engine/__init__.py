@@ -34,5 +34,7 @@ def build_engine(settings: Settings) -> Engine:
         cpu_threads=threads,
         num_workers=settings.workers,
         beam_size=settings.beam_size,
+        batch_size=settings.batch_size,
+        batch_min_s=settings.batch_min_s,
         allow_downloads=settings.allow_model_downloads,
     )

@@ -26,6 +26,11 @@ from server.media.rate import SAMPLE_RATE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Batched decoding (bench/batched_decoding.py, docs/benchmarks.md#batched-decoding): chunks decoded per
+# batch, and the audio length from which batching beats the sequential path on each device.
+BATCH_SIZE = 8
+BATCH_MIN_S = {"cpu": 60.0, "cuda": 0.0}
+
 
 def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
     if device == "auto":
@@ -75,6 +80,8 @@ class WhisperEngine:
         num_workers: int = 1,
         beam_size: int = 5,
         allow_downloads: bool = False,
+        batch_size: int = BATCH_SIZE,
+        batch_min_s: float | None = None,
     ) -> None:
         self.default_model = default_model
         self.allow_downloads = allow_downloads  # else local files only: no Hub download at a request's wish
@@ -83,6 +90,8 @@ class WhisperEngine:
         self.cpu_threads = cpu_threads
         self.num_workers = num_workers  # concurrent transcribe() calls CTranslate2 may run in parallel
         self.beam_size = beam_size
+        self.batch_size = batch_size  # VAD chunks decoded together; 1 turns batched decoding off
+        self.batch_min_s = BATCH_MIN_S[self.device] if batch_min_s is None else batch_min_s
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -136,22 +145,38 @@ class WhisperEngine:
         short_ok = options.language is not None or whisper.model.is_multilingual
         if options.short_context and short_ok and duration <= SHORT_CONTEXT_MAX_S:
             return self._transcribe_short(whisper, samples, options)
+        temperatures = (
+            options.temperature if options.temperature is not None else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        )
+        common = {
+            "language": options.language,
+            "task": options.task,
+            "beam_size": options.beam_size or self.beam_size,
+            "word_timestamps": True,
+            "hotwords": " ".join(options.hotwords) or None,
+            "initial_prompt": options.prompt,
+        }
         try:
-            segments, info = whisper.transcribe(
-                samples,
-                language=options.language,
-                task=options.task,
-                beam_size=options.beam_size or self.beam_size,
-                word_timestamps=True,
-                vad_filter=options.vad_filter,
-                multilingual=options.multilingual,
-                condition_on_previous_text=not options.multilingual,
-                hotwords=" ".join(options.hotwords) or None,
-                initial_prompt=options.prompt,
-                temperature=options.temperature
-                if options.temperature is not None
-                else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-            )
+            if self.batches(options, duration):
+                from faster_whisper import BatchedInferencePipeline
+
+                # one pipeline per call: it keeps per-file state (last_speech_timestamp)
+                segments, info = BatchedInferencePipeline(whisper).transcribe(
+                    samples,
+                    **common,
+                    temperature=temperatures if isinstance(temperatures, float) else temperatures[0],
+                    vad_filter=True,  # the VAD cuts the <= 30 s chunks that are decoded side by side
+                    batch_size=self.batch_size,
+                )
+            else:
+                segments, info = whisper.transcribe(
+                    samples,
+                    **common,
+                    vad_filter=options.vad_filter,
+                    multilingual=options.multilingual,
+                    condition_on_previous_text=not options.multilingual,
+                    temperature=temperatures,
+                )
             words: list[EngineWord] = []
             for segment in segments:  # a generator: decoding happens as we iterate
                 for w in segment.words or []:
@@ -168,6 +193,14 @@ class WhisperEngine:
             language=info.language,
             language_confidence=float(info.language_probability) if detected else None,
         )
+
+    def batches(self, options: TranscribeOptions, duration_s: float) -> bool:
+        """Batched decoding (VAD chunks side by side, no text carried between them) for audio at least
+        `batch_min_s` long, the whole file counted when these samples are one window of it; the
+        sequential path for shorter audio (one chunk: nothing to batch) and for code switching, whose
+        per-segment language follows the previous text. The thresholds are measured (BATCH_MIN_S)."""
+        total = options.window.total_s if options.window is not None else duration_s
+        return self.batch_size > 1 and not options.multilingual and total >= self.batch_min_s
 
     def _transcribe_short(self, whisper, samples: np.ndarray, options: TranscribeOptions) -> EngineResult:  # noqa: ANN001
         """One window, encoded with only as much padding as it needs (at least 10 s: less makes whisper

@@ -1,0 +1,107 @@
+"""Which path a file takes (batched or sequential), and the `cuda` path's calls, without a GPU or a model run:
+faster-whisper's classes are replaced by recorders, so the rule and what reaches CTranslate2 are checked
+on any machine (the GPU run itself: docs/benchmarks.md#batched-decoding)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from server.config import Settings
+from server.engine import build_engine
+from server.engine.base import TranscribeOptions, WindowOf
+from server.engine.whisper import BATCH_MIN_S, WhisperEngine
+from server.media.rate import SAMPLE_RATE
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def _engine(device: str = "cpu", **kwargs: Any) -> WhisperEngine:
+    return WhisperEngine(default_model="base", models_dir=MODELS, device=device, **kwargs)
+
+
+def test_cpu_batches_long_files_only() -> None:
+    engine = _engine()
+    assert engine.compute_type == "int8" and engine.batch_min_s == BATCH_MIN_S["cpu"] > 30
+    assert not engine.batches(TranscribeOptions(), 30.0)
+    assert engine.batches(TranscribeOptions(), BATCH_MIN_S["cpu"])
+    # a window of a long file follows the file, so a job's windows all take the same path
+    short_window = TranscribeOptions(window=WindowOf(start_s=600.0, total_s=900.0, last=True))
+    assert engine.batches(short_window, 10.0)
+    assert not engine.batches(TranscribeOptions(window=WindowOf(0.0, 20.0, True)), 20.0)
+
+
+def test_code_switching_and_batch_size_one_stay_sequential() -> None:
+    assert not _engine().batches(TranscribeOptions(multilingual=True), 600.0)
+    assert not _engine(batch_size=1).batches(TranscribeOptions(), 600.0)
+
+
+def test_cuda_batches_every_file_in_float16() -> None:
+    engine = _engine("cuda")
+    assert (engine.device, engine.compute_type) == ("cuda", "float16")
+    assert engine.batches(TranscribeOptions(), 3.0)
+
+
+def test_settings_reach_the_engine() -> None:
+    settings = Settings(engine="whisper", device="cuda", batch_size=16, batch_min_s=5.0, models_dir=MODELS)
+    engine = build_engine(settings)
+    assert isinstance(engine, WhisperEngine)
+    assert (engine.batch_size, engine.batch_min_s, engine.compute_type) == (16, 5.0, "float16")
+
+
+class _Recorder:
+    """Stands in for faster_whisper.WhisperModel and BatchedInferencePipeline; records each call."""
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _Recorder.calls.append((type(self).__name__ + ".__init__", kwargs))
+
+    def transcribe(self, samples: np.ndarray, **kwargs: Any) -> tuple[list, SimpleNamespace]:
+        _Recorder.calls.append((type(self).__name__ + ".transcribe", kwargs))
+        word = SimpleNamespace(word=" hello", start=0.5, end=0.9, probability=0.9)
+        segment = SimpleNamespace(words=[word], end=1.0)
+        return [segment], SimpleNamespace(language="en", language_probability=1.0)
+
+
+class _Model(_Recorder):
+    pass
+
+
+class _Pipeline(_Recorder):
+    pass
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    import faster_whisper
+
+    _Recorder.calls = []
+    monkeypatch.setattr(faster_whisper, "WhisperModel", _Model)
+    monkeypatch.setattr(faster_whisper, "BatchedInferencePipeline", _Pipeline)
+    return _Recorder.calls
+
+
+def test_cuda_path_builds_float16_and_decodes_in_batches(recorded: list) -> None:
+    engine = _engine("cuda", batch_size=16)
+    options = TranscribeOptions(language="en", hotwords=["ComfyUI"], prompt="Umm, hmm.", temperature=0.2)
+    result = engine.transcribe(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), options)
+    assert [w.text for w in result.words] == ["hello"]
+    (built, init), (_, pipe_init), (called, kwargs) = recorded
+    assert built == "_Model.__init__" and (init["device"], init["compute_type"]) == ("cuda", "float16")
+    assert pipe_init == {} and called == "_Pipeline.transcribe"
+    assert kwargs["batch_size"] == 16 and kwargs["vad_filter"] is True and kwargs["word_timestamps"] is True
+    expected = ("ComfyUI", "Umm, hmm.", 0.2)
+    assert (kwargs["hotwords"], kwargs["initial_prompt"], kwargs["temperature"]) == expected
+
+
+def test_cpu_short_file_takes_the_sequential_path(recorded: list) -> None:
+    engine = _engine()
+    engine.transcribe(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), TranscribeOptions(language="en"))
+    assert [name for name, _ in recorded] == ["_Model.__init__", "_Model.transcribe"]
+    kwargs = recorded[-1][1]
+    assert kwargs["condition_on_previous_text"] is True and len(kwargs["temperature"]) == 6
