@@ -189,3 +189,17 @@ def test_real_engine_batch_gives_each_window_the_words_it_gets_alone() -> None:
             for a, b in zip(one.words, batched.words, strict=True):
                 assert abs(a.start - b.start) <= 0.05 and abs(a.end - b.end) <= 0.05
     assert "fellow americans" in " ".join(w.text for w in together[2].words).lower()
+
+
+@pytest.mark.real
+def test_real_engine_short_window_that_cuts_the_words_off_is_decoded_in_the_full_window() -> None:
+    """`base` on a 10 s-padded window of TIMIT's sentence stops after "She had a dark suit"."""
+    from server.engine.whisper import WhisperEngine
+    from server.media.decode import decode
+
+    engine = WhisperEngine(default_model="base", models_dir=Path(__file__).parents[1] / "models")
+    timit = decode(AUDIO / "en_timit_LDC93S1.wav")
+    options = TranscribeOptions(model="base", language="en", short_context=True)
+    words = [w.text for w in engine.transcribe(timit, options).words]
+    assert words[:4] == ["She", "had", "a", "dark"]
+    assert words[-1] == "year." and len(words) >= 9

@@ -28,6 +28,8 @@ SHORT_CONTEXT_MAX_S = 20.0
 LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
 MIN_FRAMES = 1000  # 10 s of features
 STEP_FRAMES = 500  # padding is rounded up to 5 s steps; one batch spans one step
+FULL_FRAMES = 3000  # whisper's own 30 s window
+CUT_SHORT_S = 1.0  # words ending this long before the window does: decode it again in the full window
 PUNCTUATION_BEFORE = "\"'“¿([{-"
 PUNCTUATION_AFTER = "\"'.。,，!！?？:：”)]}、"
 
@@ -52,6 +54,7 @@ class _Window:
     probability: float | None = None  # set when detected
     tokens: list[int] = field(default_factory=list)
     alignment: list[dict[str, Any]] = field(default_factory=list)  # faster-whisper's words
+    full: bool = False  # encode whisper's whole 30 s window (the short one cut this window's words off)
 
     @property
     def content(self) -> int:
@@ -59,8 +62,19 @@ class _Window:
 
     @property
     def frames(self) -> int:
+        if self.full:
+            return FULL_FRAMES
         rounded = -(-(self.content + MIN_FRAMES) // STEP_FRAMES) * STEP_FRAMES
-        return min(3000, max(MIN_FRAMES, rounded))
+        return min(FULL_FRAMES, max(MIN_FRAMES, rounded))
+
+    @property
+    def cut_short(self) -> bool:
+        """The words stop well before the audio does: `base` on a short window sometimes ends its text
+        early (TIMIT's "She had your dark suit in greasy wash water all year." came back as "She had a
+        dark suit"), which the whole window does not do."""
+        if self.full or not self.alignment:
+            return False
+        return len(self.samples) / SAMPLE_RATE - float(self.alignment[-1]["end"]) > CUT_SHORT_S
 
 
 def decode_windows(
@@ -72,8 +86,14 @@ def decode_windows(
     ]
     results: list[EngineResult | None] = [None] * len(windows)
     for batch in _batches(windows):
-        for window in _decode(whisper, batch):
-            results[window.index] = _result(whisper, window)
+        _decode(whisper, batch)
+    cut = [w for w in windows if w.cut_short]
+    for window in cut:
+        window.full, window.tokens, window.alignment = True, [], []
+    for batch in _batches(cut):
+        _decode(whisper, batch)
+    for window in windows:
+        results[window.index] = _result(whisper, window)
     return [r for r in results if r is not None]
 
 
@@ -112,7 +132,7 @@ def _batches(windows: list[_Window]) -> list[list[_Window]]:
     return batches
 
 
-def _decode(whisper: Whisper, batch: list[_Window]) -> list[_Window]:
+def _decode(whisper: Whisper, batch: list[_Window]) -> None:
     """Encode, detect the language where it was not given, generate, retry looping decodes without their
     context (as faster-whisper falls back), align. Sets each window's language, tokens and probability."""
     from faster_whisper.transcribe import get_suppressed_tokens
@@ -158,7 +178,6 @@ def _decode(whisper: Whisper, batch: list[_Window]) -> list[_Window]:
             window.context = []
         _decode(whisper, retry)
     _align(whisper, [w for w in batch if w not in retry], encoded if not retry else None)
-    return batch
 
 
 def _encode(whisper: Whisper, batch: list[_Window]) -> Any:
