@@ -26,6 +26,8 @@ table and plot from what the chunks wrote:
     flock /tmp/bench.lock .venv/bin/python bench/stream_peer.py --servers localscribe --streams 1,2,3
     flock /tmp/bench.lock .venv/bin/python bench/stream_peer.py --servers whisperlive --streams 1,2,3
     .venv/bin/python bench/stream_peer.py --report
+
+(`--clips N` streams the first N clips only, for shorter chunks; `--report` merges one `--clips`.)
 """
 
 from __future__ import annotations
@@ -276,10 +278,11 @@ def run_server(name: str, counts: list[int], args: argparse.Namespace) -> dict[s
     }
 
 
-def merged() -> dict[str, dict[int, dict[str, Any]]]:
-    """Every chunk written so far, by server and stream count (a later chunk replaces an earlier point)."""
+def merged(clips: int) -> dict[str, dict[int, dict[str, Any]]]:
+    """Every chunk of `clips` clips written so far, by server and stream count (a later chunk replaces an
+    earlier point)."""
     table: dict[str, dict[int, dict[str, Any]]] = {}
-    for path in sorted(RESULTS.glob("*_streams_*.json"), key=lambda p: p.stat().st_mtime):
+    for path in sorted(RESULTS.glob(f"*_clips{clips}_streams_*.json"), key=lambda p: p.stat().st_mtime):
         data = json.loads(path.read_text())
         for point in data["points"]:
             lat = data["latencies"][str(point["streams"])]
@@ -287,8 +290,8 @@ def merged() -> dict[str, dict[int, dict[str, Any]]]:
     return table
 
 
-def report() -> None:
-    table = merged()
+def report(clips: int) -> None:
+    table = merged(clips)
     rows = []
     for server in SERVERS:
         for n, p in sorted(table.get(server, {}).items()):
@@ -376,9 +379,9 @@ def main() -> None:
                 sys.exit(f"unknown server {server}; one of {SERVERS}")
             result = run_server(server, counts, args)
             result["load_average_after"] = os.getloadavg()
-            chunk = RESULTS / f"{server}_streams_{'-'.join(map(str, counts))}.json"
+            chunk = RESULTS / f"{server}_clips{args.clips}_streams_{'-'.join(map(str, counts))}.json"
             chunk.write_text(json.dumps(result, indent=1))
-    report()
+    report(args.clips)
 
 
 if __name__ == "__main__":
