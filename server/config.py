@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     sync_min_segment_s: float = 3.0  # ... once the segment is at least this long
     sync_beam_size: int | None = None  # None: beam_size, the async path's, so both paths give the same words
     # whisper's short window (the streams' too): a window whose words stop a second or more before its audio
-    # does (base cut en_timit off mid-sentence) is decoded again in the full one (server/engine/short_window.py)
+    # does (base cut en_timit off mid-sentence) is decoded again in the full one (engine/short_window.py)
     sync_short_context: bool = True
     # Dictation's llm_instruction: an OpenAI-compatible chat endpoint (llama.cpp's server, Ollama, vLLM ...)
     llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1; unset: llm_error says so

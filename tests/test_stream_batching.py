@@ -15,9 +15,9 @@ import pytest
 
 from server.config import Settings
 from server.engine.base import AudioSource, EngineError, EngineResult, EngineWord, TranscribeOptions
-from server.engine.streaming import DecodeRequest, TurnConfig
+from server.engine.recognizer import DecodeRequest, TurnConfig
 from server.streaming.protocol import StreamOptions
-from server.streaming.session import Decoder
+from server.streaming.scheduler import DecodeScheduler
 from tests.support.spec import AUDIO
 
 
@@ -76,9 +76,9 @@ def _request(tag: float, *, final: bool) -> DecodeRequest:
 
 async def _decoder_with_backlog(
     engine: GatedEngine, backlog: list[tuple[float, bool, StreamOptions]], batch_size: int = 8
-) -> tuple[Decoder, list[asyncio.Task[EngineResult]]]:
+) -> tuple[DecodeScheduler, list[asyncio.Task[EngineResult]]]:
     """One decode runs (blocked on the gate) while `backlog` (tag, final, stream) queues behind it."""
-    decoder = Decoder(engine, Settings(stream_batch_size=batch_size))  # type: ignore[arg-type]
+    decoder = DecodeScheduler(engine, Settings(stream_batch_size=batch_size))  # type: ignore[arg-type]
     english = _stream()
     tasks = [asyncio.create_task(decoder.run(_request(0, final=False), english))]
     await asyncio.sleep(0.05)

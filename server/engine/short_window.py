@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from server.engine.base import SAMPLE_RATE, EngineResult, EngineWord, TranscribeOptions
+from server.engine.base import EngineResult, EngineWord, TranscribeOptions
+from server.media.rate import SAMPLE_RATE
 
 SHORT_CONTEXT_MAX_S = 20.0
 LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
