@@ -47,22 +47,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import _common as common
 import numpy as np
-from _common import (
-    DOCS_DIR,
-    MODELS_DIR,
-    RESULTS_DIR,
-    SAMPLE_RATE,
-    CpuMeter,
-    git_state,
-    machine_info,
-    percentile,
-    print_table,
-    pyplot,
-    running_server,
-    write_json,
+from _common import DOCS_DIR, MODELS_DIR, RESULTS_DIR, SAMPLE_RATE
+from stream_latency import (
+    CHUNK_MS,
+    CLIPS,
+    analyse,
+    load_clips,
+    one_stream,
+    send_paced,
+    stream_audio,
+    summarize,
 )
-from stream_latency import CHUNK_MS, CLIPS, analyse, load_clips, one_stream, stream_audio, summarize
 
 SERVERS = ("localscribe", "localscribe-nobatch", "whisperlive", "whisperlive-batch")
 GROWTH_LIMIT_S = 0.5
@@ -157,7 +154,6 @@ async def whisperlive_stream(url: str, audio: bytes, start_delay: float, model: 
     pcm = (np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768).tobytes()
     size = SAMPLE_RATE * 4 * CHUNK_MS // 1000
     received: list[tuple[float, dict[str, Any]]] = []
-    sent: list[float] = []
     options = {
         "uid": str(uuid.uuid4()),
         "language": "en",
@@ -178,11 +174,7 @@ async def whisperlive_stream(url: str, audio: bytes, start_delay: float, model: 
                 received.extend((now, turn) for turn in as_turns(json.loads(message)))
 
         task = asyncio.create_task(reader())
-        t0 = time.monotonic()
-        for i, start in enumerate(range(0, len(pcm), size)):
-            await asyncio.sleep(max(0.0, t0 + i * CHUNK_MS / 1000 - time.monotonic()))
-            await ws.send(pcm[start : start + size])
-            sent.append(time.monotonic())
+        sent = await send_paced(ws, pcm, size)
         await asyncio.sleep(2.0)  # what it still sends for the last words (it has no forced final)
         await ws.send(b"END_OF_AUDIO")
         await ws.close()
@@ -200,7 +192,7 @@ def growth_s(analyses: list[dict[str, Any]]) -> float:
         half = len(a["final_s"]) // 2
         first += a["final_s"][:half]
         second += a["final_s"][half:]
-    return percentile(second, 50) - percentile(first, 50) if first and second else 0.0
+    return common.percentile(second, 50) - common.percentile(first, 50) if first and second else 0.0
 
 
 def sweep(
@@ -219,7 +211,7 @@ def sweep(
         async def together(n: int = n) -> list[dict[str, Any]]:
             return list(await asyncio.gather(*(stream(i * 0.37) for i in range(n))))
 
-        with CpuMeter([pid]) as meter:
+        with common.CpuMeter([pid]) as meter:
             runs = asyncio.run(together())
         analyses = [analyse(r, clips) for r in runs]
         point = summarize(n, analyses)
@@ -230,7 +222,7 @@ def sweep(
         point["foreign_cpu_share"] = meter.result["foreign_share"]
         point["load_average_before"] = load
         points.append(point)
-        if percentile(point["final_s"], 50) > 5:
+        if common.percentile(point["final_s"], 50) > 5:
             break  # far past keeping up
     return points
 
@@ -242,7 +234,7 @@ def run_server(name: str, counts: list[int], args: argparse.Namespace) -> dict[s
     audio_s = len(audio) / 2 / SAMPLE_RATE
     model = model_path(args.model)
     if name.startswith("localscribe"):
-        with running_server(
+        with common.running_server(
             log_name=name,
             # localscribe-nobatch: each window decoded alone, as before batching (a ratio in one run)
             LOCALSCRIBE_STREAM_BATCH_SIZE="1" if name.endswith("nobatch") else "8",
@@ -273,8 +265,8 @@ def run_server(name: str, counts: list[int], args: argparse.Namespace) -> dict[s
         "stream_audio_s": audio_s,
         "points": [{k: v for k, v in p.items() if k not in ("partial_s", "final_s")} for p in points],
         "latencies": {p["streams"]: {"partial_s": p["partial_s"], "final_s": p["final_s"]} for p in points},
-        "machine": machine_info(),
-        "git": git_state(),
+        "machine": common.machine_info(),
+        "git": common.git_state(),
     }
 
 
@@ -310,7 +302,7 @@ def report(clips: int) -> None:
                     f"{p['load_average_before']:.1f}",
                 ]
             )
-    print_table(
+    common.print_table(
         "live streams, tiny.en int8, real-time pace: latency (ms), WER, bounded, CPU s per audio s, peak RSS",
         [
             "server",
@@ -330,12 +322,13 @@ def report(clips: int) -> None:
     )
     held = {s: max((n for n, p in points.items() if p["bounded"]), default=0) for s, points in table.items()}
     print("streams held in real time:", held)
-    write_json("stream_peer.json", {"servers": {s: list(p.values()) for s, p in table.items()}, "held": held})
+    servers = {s: list(p.values()) for s, p in table.items()}
+    common.write_json("stream_peer.json", {"servers": servers, "held": held})
     plot(table, DOCS_DIR / "stream_peer.png")
 
 
 def plot(table: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
-    plt = pyplot()
+    plt = common.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for server, points in table.items():
         ns = sorted(points)
