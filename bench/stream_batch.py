@@ -38,7 +38,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny.en")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="1 and 2 windows, once (CI)")
     args = p.parse_args()
+    sizes, repeats = ((1, 2), 1) if args.quick else (SIZES, args.repeats)
     from server.engine.base import TranscribeOptions
     from server.engine.whisper import WhisperEngine
 
@@ -47,7 +49,7 @@ def main() -> None:
     language = "en" if args.model.endswith(".en") else None
     rows, points = [], []
     for kind, beam in (("partial", 1), ("final", 5)):
-        for n in SIZES:
+        for n in sizes:
             load = os.getloadavg()[0]
             options = TranscribeOptions(
                 model=args.model, language=language, beam_size=beam, short_context=True
@@ -55,7 +57,7 @@ def main() -> None:
             items = [(w, options) for w in windows(n)]
             engine.transcribe_batch(items[:1])  # warm
             alone_s, together_s = [], []
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 t0 = time.perf_counter()
                 alone = [engine.transcribe(s, o) for s, o in items]
                 alone_s.append(time.perf_counter() - t0)
@@ -89,7 +91,7 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
     print_table(
-        f"{args.model}: live windows decoded one after another vs together (best of {args.repeats})",
+        f"{args.model}: live windows decoded one after another vs together (best of {repeats})",
         [
             "decode",
             "windows",
@@ -101,10 +103,9 @@ def main() -> None:
         ],
         rows,
     )
-    write_json(
-        f"stream_batch_{args.model}.json",
-        {"model": args.model, "points": points, "machine": machine_info(), "git": git_state()},
-    )
+    name = "stream_batch_quick.json" if args.quick else f"stream_batch_{args.model}.json"
+    result = {"quick": args.quick, "model": args.model, "points": points, "machine": machine_info()}
+    write_json(name, {**result, "git": git_state()})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.real
 
 
-@pytest.mark.parametrize("script", ["async_rtf", "throughput", "stream_latency", "sync_latency"])
+@pytest.mark.parametrize(
+    "script", ["async_rtf", "throughput", "stream_latency", "sync_latency", "stream_batch"]
+)
 def test_quick_benchmark_runs(script: str) -> None:
     out = ROOT / "bench" / "results" / f"{script}_quick.json"
     out.unlink(missing_ok=True)
