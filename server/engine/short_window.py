@@ -5,11 +5,12 @@ Whisper encodes a fixed 30 s window. A live window of a few seconds needs only i
 beam search and aligned word by word as faster-whisper does, it decodes about twice as fast.
 
 Several windows (the pending decodes of several streams) decode faster together: CTranslate2 encodes,
-generates and aligns a batch in one call, and on 2 cores generation per window costs about half as much in a
-batch of 4 as alone (bench/stream_latency.py). The windows of one batch must share what CTranslate2 keeps
-per batch: the beam size, the token position of <|startoftranscript|> (so the carried-context prompts of a
-batch are cut to the shortest one's length: the oldest context tokens go first) and, to align, the language.
-Lengths are bucketed in 5 s steps of padding so that a short window is not padded to a long one's size.
+generates and aligns a batch in one call; generation per window costs less in a batch (a first probe on 2
+cores: 88 ms alone, 44 ms in a batch of 2; bench/stream_batch.py measures it). The windows of one batch
+must share what CTranslate2 keeps per batch: the beam size, the token position of <|startoftranscript|>
+(so the carried-context prompts of a batch are cut to the shortest one's length: the oldest context tokens
+go first) and, to align, the language. Lengths are bucketed in 5 s steps of padding so that a short window
+is not padded to a long one's size.
 """
 
 from __future__ import annotations

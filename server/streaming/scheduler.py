@@ -39,8 +39,8 @@ class DecodeScheduler:
     """Runs the recognizers' decode requests on the shared engine, off the event loop.
 
     `stream_decode_threads` batches run at once. A batch is the most urgent waiting decode plus up to
-    `stream_batch_size - 1` others of the same priority and model (the engine decodes them together: on 2
-    cores a window in a batch of 4 costs about half as much as alone), so a busy machine decodes more
+    `stream_batch_size - 1` others of the same priority and model (the engine decodes them together, and
+    generation per window costs less in a batch: docs/benchmarks.md), so a busy machine decodes more
     sessions per call instead of queueing them. Finals go ahead of partials, so a busy machine delays
     partials rather than the end of anyone's turn; each session has one decode in flight at most, so a
     saturated machine decodes each session less often rather than falling behind.
