@@ -75,7 +75,7 @@ TranscriptionServer().run("127.0.0.1", port, backend="faster_whisper", faster_wh
 
 def model_path(name: str) -> str:
     """The CTranslate2 folder both servers load (LocalScribe's own resolution of the name)."""
-    from server.engine.models import resolve_model
+    from server.engine.model_store import resolve_model
 
     return resolve_model(name, MODELS_DIR)
 
