@@ -132,7 +132,6 @@ async def one_stream(url: str, audio: bytes, start_delay: float) -> dict[str, An
     await asyncio.sleep(start_delay)
     size = SAMPLE_RATE * 2 * CHUNK_MS // 1000
     received: list[tuple[float, dict[str, Any]]] = []
-    sent: list[float] = []
     async with websockets.connect(url, additional_headers={"Authorization": API_KEY}, max_size=None) as ws:
         await ws.recv()  # Begin
 
@@ -141,14 +140,21 @@ async def one_stream(url: str, audio: bytes, start_delay: float) -> dict[str, An
                 received.append((time.monotonic(), json.loads(message)))
 
         task = asyncio.create_task(reader())
-        t0 = time.monotonic()
-        for i, start in enumerate(range(0, len(audio), size)):
-            await asyncio.sleep(max(0.0, t0 + i * CHUNK_MS / 1000 - time.monotonic()))
-            await ws.send(audio[start : start + size])
-            sent.append(time.monotonic())
+        sent = await send_paced(ws, audio, size)
         await ws.send(json.dumps({"type": "Terminate"}))
         await asyncio.wait_for(task, timeout=60 + len(audio) / (SAMPLE_RATE * 2) * 3)  # a loaded machine lags
     return {"received": received, "sent": sent}
+
+
+async def send_paced(ws: Any, audio: bytes, size: int) -> list[float]:
+    """Send `audio` in chunks of `size` bytes (CHUNK_MS each), at real-time pace; return when each left."""
+    sent = []
+    t0 = time.monotonic()
+    for i, start in enumerate(range(0, len(audio), size)):
+        await asyncio.sleep(max(0.0, t0 + i * CHUNK_MS / 1000 - time.monotonic()))
+        await ws.send(audio[start : start + size])
+        sent.append(time.monotonic())
+    return sent
 
 
 def sent_at(sent: list[float], stream_s: float) -> float:

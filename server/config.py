@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     stream_model: str = "tiny.en"  # universal-streaming-english and the v2 endpoint
     stream_model_multilingual: str = "base"  # universal-streaming-multilingual, whisper-rt, u3-rt-pro
     stream_decode_threads: int = 1  # decodes of all sessions run here, off the event loop
+    stream_batch_size: int = 8  # pending windows of that many sessions decode together (1: one at a time)
     stream_beam_size: int = 1  # partial decodes; finals use beam_size
     stream_partial_interval_ms: int = 250  # decode the live utterance at most this often
     stream_short_context_finals: bool = True  # finals also skip whisper's 30 s padding (partials always do)
@@ -144,9 +145,9 @@ class Settings(BaseSettings):
     sync_cut_silence_ms: int = 400  # live path: a pause this long ends a segment, which is decoded at once
     sync_min_segment_s: float = 3.0  # ... once the segment is at least this long
     sync_beam_size: int | None = None  # None: beam_size, the async path's, so both paths give the same words
-    # whisper's short window (streaming finals use it) cut `base` off mid-sentence on tests/data (en_timit):
-    # off by default, so the sync path decodes as the async one does (tests/test_sync_real.py)
-    sync_short_context: bool = False
+    # whisper's short window (the streams' too): a window whose words stop a second or more before its audio
+    # does (base cut en_timit off mid-sentence) is decoded again in the full one (engine/short_window.py)
+    sync_short_context: bool = True
     # Dictation's llm_instruction: an OpenAI-compatible chat endpoint (llama.cpp's server, Ollama, vLLM ...)
     llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1; unset: llm_error says so
     llm_model: str = "default"

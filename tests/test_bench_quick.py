@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.real
 
 
-SCRIPTS = ["async_rtf", "batched_decoding", "throughput", "stream_latency", "sync_latency"]
+SCRIPTS = ["async_rtf", "batched_decoding", "throughput", "stream_latency", "sync_latency", "stream_batch"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

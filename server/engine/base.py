@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -84,6 +84,10 @@ class Engine(Protocol):
         *,
         source: AudioSource | None = None,
     ) -> EngineResult: ...
+
+    def transcribe_batch(self, items: Sequence[tuple[np.ndarray, TranscribeOptions]]) -> list[EngineResult]:
+        """Several short windows (live streams' pending decodes), together where the engine can."""
+        ...
 
     def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]: ...
 

@@ -12,6 +12,7 @@ Words are spread evenly over the real duration of the audio. Processing takes
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,10 @@ class MockEngine:
             language=options.language or (options.language_candidates or ["en"])[0],
             language_confidence=None if options.language else 0.99,
         )
+
+    def transcribe_batch(self, items: Sequence[tuple[np.ndarray, TranscribeOptions]]) -> list[EngineResult]:
+        """One after another: the mock's timings are per call, as without batching."""
+        return [self.transcribe(samples, options) for samples, options in items]
 
     def _window_words(
         self, window: WindowOf, duration: float, source: AudioSource | None

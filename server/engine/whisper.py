@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import zlib
-from collections.abc import Callable
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +19,7 @@ from server.engine.base import (
     TranscribeOptions,
 )
 from server.engine.model_store import is_multilingual, resolve_model
+from server.engine.short_window import decode_windows, fits
 from server.media.rate import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -142,8 +141,7 @@ class WhisperEngine:
     ) -> EngineResult:
         whisper = self.load(options.model)
         duration = len(samples) / SAMPLE_RATE
-        short_ok = options.language is not None or whisper.model.is_multilingual
-        if options.short_context and short_ok and duration <= SHORT_CONTEXT_MAX_S:
+        if fits(whisper, samples, options):
             return self._transcribe_short(whisper, samples, options)
         temperatures = (
             options.temperature if options.temperature is not None else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -205,78 +203,25 @@ class WhisperEngine:
     def _transcribe_short(self, whisper, samples: np.ndarray, options: TranscribeOptions) -> EngineResult:  # noqa: ANN001
         """One window, encoded with only as much padding as it needs (at least 10 s: less makes whisper
         loop on its last words), then greedy or beam search and word alignment, as faster-whisper does."""
-        from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
-
-        features = whisper.feature_extractor(samples)[:, :-1]
-        content = features.shape[1]
-        rounded = -(-(content + SHORT_CONTEXT_MIN_FRAMES) // 500) * 500  # ceil to 5 s steps
-        frames = min(3000, max(SHORT_CONTEXT_MIN_FRAMES, rounded))
-        padded = np.zeros((features.shape[0], frames), dtype=np.float32)
-        padded[:, :content] = features[:, :frames]
-        encoded = whisper.encode(padded)
-        language, probability = options.language, None
-        if language is None:  # a multilingual model: detect on the same encoding, no second pass
-            language, probability = _detect(whisper, encoded, options.language_candidates)
-        tokenizer = _tokenizer(whisper, language)
-        hotwords = " ".join(options.hotwords) or None
-        contexts = [tokenizer.encode(" " + options.prompt.strip()), []] if options.prompt else [[]]
         try:
-            for context in contexts:  # as faster-whisper falls back: a looping decode retries bare
-                prompt = whisper.get_prompt(tokenizer, context, without_timestamps=True, hotwords=hotwords)
-                # CTranslate2 counts the prompt in max_length; speech is ~3 tokens/s: 8/s leaves room
-                budget = min(whisper.max_length, len(prompt) + 16 + int(len(samples) / SAMPLE_RATE * 8))
-                result = whisper.model.generate(
-                    encoded,
-                    [prompt],
-                    beam_size=options.beam_size or self.beam_size,
-                    max_length=budget,
-                    suppress_blank=True,
-                    suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-                )[0]
-                tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-                if _compression_ratio(tokenizer.decode(tokens)) <= LOOP_COMPRESSION_RATIO:
-                    break
-            else:
-                tokens = []  # it loops even without context: better no words than "s s s s"
-            alignment = whisper.find_alignment(tokenizer, [tokens], encoded, content)[0] if tokens else []
+            return decode_windows(whisper, [(samples, options)], self.beam_size)[0]
         except (RuntimeError, ValueError) as exc:
             raise EngineError(str(exc)) from exc
-        merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
-        words = [
-            EngineWord(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
-            for w in alignment
-            if w["word"].strip()
-        ]
-        return EngineResult(words=words, language=language or "en", language_confidence=probability)
 
-
-def _detect(whisper, encoded, candidates: list[str]) -> tuple[str, float]:  # noqa: ANN001
-    """The most likely language of an encoded window, among `candidates` when given (renormalised)."""
-    scores = {token[2:-2]: float(p) for token, p in whisper.model.detect_language(encoded)[0]}
-    if candidates:
-        allowed = {c: scores.get(c, 0.0) for c in candidates}
-        total = sum(allowed.values())
-        if total > 0:
-            best = max(allowed, key=lambda c: allowed[c])
-            return best, allowed[best] / total
-    best = max(scores, key=lambda c: scores[c])
-    return best, scores[best]
-
-
-SHORT_CONTEXT_MAX_S = 20.0
-LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
-SHORT_CONTEXT_MIN_FRAMES = 1000  # 10 s
-
-
-@lru_cache(maxsize=16)
-def _tokenizer(whisper, language: str | None):  # noqa: ANN001, ANN202 - faster_whisper types, imported lazily
-    from faster_whisper.tokenizer import Tokenizer
-
-    multilingual = whisper.model.is_multilingual
-    return Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=language)
-
-
-def _compression_ratio(text: str) -> float:
-    """How much gzip shrinks the text: a decode stuck repeating itself compresses very well."""
-    data = text.encode()
-    return len(data) / len(zlib.compress(data)) if data else 0.0
+    def transcribe_batch(self, items: Sequence[tuple[np.ndarray, TranscribeOptions]]) -> list[EngineResult]:
+        """Live windows of several streams decoded together (server/engine/short_window.py); a window
+        that does not take the short-window path decodes alone."""
+        results: dict[int, EngineResult] = {}
+        short: dict[str | None, list[int]] = {}  # by model
+        for i, (samples, options) in enumerate(items):
+            if fits(self.load(options.model), samples, options):
+                short.setdefault(options.model, []).append(i)
+            else:
+                results[i] = self.transcribe(samples, options)
+        for model, indices in short.items():
+            try:
+                found = decode_windows(self.load(model), [items[i] for i in indices], self.beam_size)
+            except (RuntimeError, ValueError) as exc:
+                raise EngineError(str(exc)) from exc
+            results.update(zip(indices, found, strict=True))
+        return [results[i] for i in range(len(items))]

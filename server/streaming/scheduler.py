@@ -1,6 +1,7 @@
 """The decode scheduler: every live stream's (and the Sync API's) decodes on the shared engine, by priority.
 
-Finals before partials, then first come first served, `stream_decode_threads` at once, off the event loop.
+Finals before partials, then first come first served, `stream_decode_threads` batches at once, off the event
+loop; the windows of several streams that wait at the same time decode together in one batch.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import heapq
 import itertools
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,11 +22,28 @@ from server.languages import to_api_language, to_whisper_language
 from server.streaming.protocol import StreamOptions
 
 
+@dataclass(order=True)
+class _Pending:
+    """A decode waiting for the engine; ordered finals first, then first come, first served."""
+
+    priority: int  # 0: a final (or a sync request: a person waits on it), 1: a partial
+    order: int
+    samples: np.ndarray = field(compare=False)
+    options: TranscribeOptions = field(compare=False)
+    done: asyncio.Future[EngineResult] = field(compare=False)
+    alone: bool = field(default=False, compare=False)  # a sync request: its own call, with its source
+    source: AudioSource | None = field(default=None, compare=False)
+
+
 class DecodeScheduler:
     """Runs the recognizers' decode requests on the shared engine, off the event loop.
 
-    `stream_decode_threads` decodes run at once; the others wait, finals ahead of partials (then first come,
-    first served), so a busy machine delays partials rather than the end of anyone's turn.
+    `stream_decode_threads` batches run at once. A batch is the most urgent waiting decode plus up to
+    `stream_batch_size - 1` others of the same priority and model (the engine decodes them together, and
+    generation per window costs less in a batch: docs/benchmarks.md), so a busy machine decodes more
+    sessions per call instead of queueing them. Finals go ahead of partials, so a busy machine delays
+    partials rather than the end of anyone's turn; each session has one decode in flight at most, so a
+    saturated machine decodes each session less often rather than falling behind.
     """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
@@ -32,8 +51,10 @@ class DecodeScheduler:
         self.settings = settings
         self.executor = ThreadPoolExecutor(settings.stream_decode_threads, thread_name_prefix="stream-decode")
         self._free = settings.stream_decode_threads
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiting: list[_Pending] = []  # a heap
         self._order = itertools.count()
+        self._running: set[asyncio.Task[None]] = set()
+        self.batch_sizes: list[int] = []  # recent batch sizes, for tests and the bench
 
     def options(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> TranscribeOptions:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
@@ -56,14 +77,7 @@ class DecodeScheduler:
 
     async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> EngineResult:
         options = self.options(request, stream, context)
-        await self._acquire(0 if request.final else 1)
-        try:
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(
-                self.executor, self.engine.transcribe, request.samples, options
-            )
-        finally:
-            self._release()
+        result = await self._submit(0 if request.final else 1, request.samples, options)
         result.language = to_api_language(result.language)
         return result
 
@@ -71,33 +85,96 @@ class DecodeScheduler:
         self, samples: np.ndarray, options: TranscribeOptions, source: AudioSource | None = None
     ) -> EngineResult:
         """A one-off decode (the Sync and Dictation APIs) at a final's priority: a person waits on it."""
-        await self._acquire(0)
-        try:
-            call = functools.partial(self.engine.transcribe, samples, options, source=source)
-            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
-        finally:
-            self._release()
+        return await self._submit(0, samples, options, alone=True, source=source)
 
-    async def _acquire(self, priority: int) -> None:
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (priority, next(self._order), turn))
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self._release()  # the slot was handed to us as we were cancelled: pass it on
-            raise
+    async def _submit(
+        self,
+        priority: int,
+        samples: np.ndarray,
+        options: TranscribeOptions,
+        *,
+        alone: bool = False,
+        source: AudioSource | None = None,
+    ) -> EngineResult:
+        done: asyncio.Future[EngineResult] = asyncio.get_running_loop().create_future()
+        pending = _Pending(priority, next(self._order), samples, options, done, alone, source)
+        heapq.heappush(self._waiting, pending)
+        self._dispatch()
+        return await done  # cancelled: the batch that holds it drops its result
 
-    def _release(self) -> None:
-        while self._waiting:
-            _, _, turn = heapq.heappop(self._waiting)
-            if not turn.done():
-                turn.set_result(None)
+    def _dispatch(self) -> None:
+        while self._free > 0:
+            batch = self._take()
+            if not batch:
                 return
-        self._free += 1
+            self._free -= 1
+            task = asyncio.create_task(self._decode(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    def _take(self) -> list[_Pending]:
+        """The most urgent waiting decode and the others that can share its batch."""
+        while self._waiting and self._waiting[0].done.done():
+            heapq.heappop(self._waiting)  # its session ended while it waited
+        if not self._waiting:
+            return []
+        lead = heapq.heappop(self._waiting)
+        batch = [lead]
+        if not lead.alone:
+            others = []
+            while self._waiting and len(batch) < self.settings.stream_batch_size:
+                item = heapq.heappop(self._waiting)
+                if item.priority != lead.priority:
+                    others.append(item)
+                    break  # the heap is ordered: nothing after it has lead's priority
+                if item.done.done():
+                    continue
+                fits = not item.alone and item.options.model == lead.options.model
+                (batch if fits else others).append(item)
+            for item in others:
+                heapq.heappush(self._waiting, item)
+        return batch
+
+    async def _decode(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+        try:
+            if batch[0].alone:
+                one = batch[0]
+                call = functools.partial(self.engine.transcribe, one.samples, one.options, source=one.source)
+                outcomes: list[EngineResult | BaseException] = [
+                    await loop.run_in_executor(self.executor, call)
+                ]
+            else:
+                outcomes = await loop.run_in_executor(self.executor, self._decode_batch, batch)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting session, which reports it
+            outcomes = [exc] * len(batch)
+        finally:
+            self._free += 1
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if item.done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                item.done.set_exception(outcome)
+            else:
+                item.done.set_result(outcome)
+        self._dispatch()
+
+    def _decode_batch(self, batch: list[_Pending]) -> list[EngineResult | BaseException]:
+        """On the executor: the batch together; if that fails, each window alone, so that one bad window
+        fails only its own session."""
+        try:
+            return list(self.engine.transcribe_batch([(p.samples, p.options) for p in batch]))
+        except Exception:
+            if len(batch) == 1:
+                raise
+        outcomes: list[EngineResult | BaseException] = []
+        for item in batch:
+            try:
+                outcomes.append(self.engine.transcribe(item.samples, item.options))
+            except Exception as exc:  # noqa: BLE001 - reported to its session
+                outcomes.append(exc)
+        return outcomes
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
