@@ -26,7 +26,7 @@ def get_db() -> Iterator[Session]:
     with session_scope() as db:
         yield db
     KEYS.clear()
-    faults.HTTP_RULES.invalidate()
+    faults.rules_changed()
 
 
 def read_db() -> Iterator[Session]:

@@ -42,7 +42,7 @@ def _load_rules() -> list[faults.HttpFault]:
 def _consume(rule: faults.HttpFault) -> bool:
     with session_scope() as db:
         fired = faults.consume(db, rule)
-    faults.HTTP_RULES.invalidate()  # a rule whose `times` ran out must stop firing here at once
+    faults.rules_changed()  # a rule whose `times` ran out must stop firing here at once
     return fired
 
 

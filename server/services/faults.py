@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, or_, select, update
@@ -36,7 +36,7 @@ from server.services.payloads import validated
 
 SOURCES = ("api", "file")
 JOB_KINDS = ("hold", "delay", "error")  # stamped on a transcript when it is created
-HTTP_CACHE_S = 1.0  # how long a process reuses its copy of the HTTP rules (other processes' edits lag this)
+HTTP_CACHE_S = 1.0  # how long a process reuses its copy of the rules (other processes' edits lag this)
 
 
 class _Strict(BaseModel):
@@ -176,7 +176,7 @@ def add_rule(db: Session, spec: RuleSpec, *, source: str = "api", rule_id: str |
         rule.id = rule_id
     db.add(rule)
     db.flush()
-    HTTP_RULES.invalidate()
+    rules_changed()
     return rule
 
 
@@ -194,7 +194,7 @@ def get_rule(db: Session, rule_id: str) -> FaultRule:
 def delete_rule(db: Session, rule_id: str) -> FaultRule:
     rule = get_rule(db, rule_id)
     db.delete(rule)
-    HTTP_RULES.invalidate()
+    rules_changed()
     return rule
 
 
@@ -205,7 +205,7 @@ def delete_rules(db: Session, *, source: str | None = None) -> int:
             problem = f"must be one of: {', '.join(SOURCES)}"
             raise errors.ApiError(400, errors.INVALID_ADMIN_FIELD.format(field="source", problem=problem))
         stmt = stmt.where(FaultRule.source == source)
-    HTTP_RULES.invalidate()
+    rules_changed()
     return db.execute(stmt).rowcount or 0
 
 
@@ -262,8 +262,26 @@ def consume(db: Session, rule: FaultRule | HttpFault) -> bool:
     return bool(res.rowcount)
 
 
+def _may_fire(db: Session, kinds: tuple[str, ...]) -> bool:
+    """Whether a rule of one of `kinds` may fire, from the cached set of kinds (issue 19: every create read
+    the rules table for nothing). A kind whose rules ran out may still be listed: `_firing` then decides."""
+    present = RULE_KINDS.fresh()
+    if present is None:
+        generation = RULE_KINDS.generation()
+        present = RULE_KINDS.store(load_kinds(db), generation)
+    return not present.isdisjoint(kinds)
+
+
+def load_kinds(db: Session) -> frozenset[str]:
+    """The kinds of the rules that may still fire."""
+    live = or_(FaultRule.times.is_(None), FaultRule.hits < FaultRule.times)
+    return frozenset(db.execute(select(FaultRule.kind).where(live).distinct()).scalars())
+
+
 def _firing(db: Session, kinds: tuple[str, ...], facts: Facts) -> dict[str, FaultRule]:
     """For each kind, the oldest matching rule that still has firings left (and count that firing)."""
+    if not _may_fire(db, kinds):
+        return {}
     rules = db.execute(
         select(FaultRule).where(FaultRule.kind.in_(kinds)).order_by(FaultRule.created_at, FaultRule.id)
     ).scalars()
@@ -343,18 +361,22 @@ def http_fault_headers(rule: HttpFault) -> dict[str, str]:
     return {"Retry-After": str(rule.retry_after_s)} if rule.status == 429 else {}
 
 
-class RuleCache:
-    """A per-process copy of the HTTP rules, at most `ttl_s` old; edits made here drop it at once."""
+T = TypeVar("T")
+
+
+class RuleCache(Generic[T]):
+    """A per-process copy of something read from the rules, at most `ttl_s` old; edits made here drop it at
+    once (`rules_changed`)."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._rules: list[HttpFault] | None = None
+        self._rules: T | None = None
         self._loaded_at = 0.0
         self._generation = 0  # bumped by every invalidation
 
-    def fresh(self) -> list[HttpFault] | None:
-        """The cached rules if still fresh, else None (the caller reloads off the event loop)."""
+    def fresh(self) -> T | None:
+        """The cached copy if still fresh, else None (the caller reloads off the event loop)."""
         with self._lock:
             if self._rules is not None and time.monotonic() - self._loaded_at < self.ttl_s:
                 return self._rules
@@ -364,7 +386,7 @@ class RuleCache:
         with self._lock:
             return self._generation
 
-    def store(self, rules: list[HttpFault], generation: int | None = None) -> list[HttpFault]:
+    def store(self, rules: T, generation: int | None = None) -> T:
         """Keep `rules` unless an invalidation came after `generation` (read before loading them)."""
         with self._lock:
             if generation is None or generation == self._generation:
@@ -377,4 +399,11 @@ class RuleCache:
             self._generation += 1
 
 
-HTTP_RULES = RuleCache(HTTP_CACHE_S)
+HTTP_RULES: RuleCache[list[HttpFault]] = RuleCache(HTTP_CACHE_S)
+RULE_KINDS: RuleCache[frozenset[str]] = RuleCache(HTTP_CACHE_S)  # the job and stream faults' shortcut
+
+
+def rules_changed() -> None:
+    """Drop this process's cached copies after an edit of the rules (or of a rule's count)."""
+    HTTP_RULES.invalidate()
+    RULE_KINDS.invalidate()
