@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import sys
@@ -38,6 +39,7 @@ from _common import (
     LONG_CLIP,
     SHORT_CLIP,
     CpuMeter,
+    ServerProcess,
     crop_to_wav,
     database,
     git_state,
@@ -56,23 +58,32 @@ GOALS = {"create_rps": 300, "create_p99_ms": 250, "get_rps": 1000, "get_p99_ms":
 # --- the client (runs in its own process) ------------------------------------------------------------
 
 
-def client_row(url: str, mode: str, clients: int, seconds: float, target: list[str]) -> dict[str, Any]:
-    """N clients hammer one endpoint for `seconds`; latencies (s) of the requests that ended in time."""
-    return asyncio.run(_client_row(url, mode, clients, seconds, target))
+def client_row(urls: list[str], mode: str, clients: int, seconds: float, target: list[str]) -> dict[str, Any]:
+    """N clients hammer one endpoint for `seconds`; latencies (s) of the requests that ended in time.
+    Client n talks to `urls[n % len(urls)]` (several API processes: a load balancer's round robin)."""
+    return asyncio.run(_client_row(urls, mode, clients, seconds, target))
 
 
-async def _client_row(url: str, mode: str, clients: int, seconds: float, target: list[str]) -> dict[str, Any]:
+async def _client_row(
+    urls: list[str], mode: str, clients: int, seconds: float, target: list[str]
+) -> dict[str, Any]:
     import aiohttp
 
     latencies: list[float] = []
     errors: list[str] = []
     headers = {"Authorization": API_KEY}
-    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(url, headers=headers, connector=connector, timeout=timeout) as http:
+    sessions = [
+        aiohttp.ClientSession(
+            url, headers=headers, connector=aiohttp.TCPConnector(limit=clients), timeout=timeout
+        )
+        for url in urls
+    ]
+    try:
         deadline = time.perf_counter() + seconds
 
         async def one(n: int) -> None:
+            http = sessions[n % len(sessions)]
             i = n
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -95,6 +106,9 @@ async def _client_row(url: str, mode: str, clients: int, seconds: float, target:
         began = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(clients)))
         wall = time.perf_counter() - began
+    finally:
+        for http in sessions:
+            await http.close()
     return {"latencies": latencies, "errors": errors, "wall_s": wall}
 
 
@@ -135,12 +149,20 @@ def drain(client: httpx.Client, timeout_s: float = 600) -> float:
 
 
 def measure(
-    pool: ProcessPoolExecutor, server_pid: int, url: str, mode: str, n: int, seconds: float, target: list[str]
+    pool: ProcessPoolExecutor,
+    servers: list[ServerProcess],
+    mode: str,
+    n: int,
+    seconds: float,
+    target: list[str],
 ) -> dict[str, Any]:
     client_pid = pool.submit(_pid).result()
-    with CpuMeter([server_pid, client_pid]) as meter:
-        out = pool.submit(client_row, url, mode, n, seconds, target).result()
+    server_pids = [s.proc.pid for s in servers if s.proc is not None]
+    urls = [s.url for s in servers]
+    with CpuMeter([client_pid, *server_pids]) as meter:
+        out = pool.submit(client_row, urls, mode, n, seconds, target).result()
     lat = out["latencies"]
+    server_cpu = sum(meter.result[f"cpu_s_pid{i + 1}"] for i in range(len(server_pids)))
     return {
         "mode": mode,
         "clients": n,
@@ -151,9 +173,11 @@ def measure(
         "max_ms": max(lat) * 1000 if lat else float("nan"),
         "errors": len(out["errors"]),
         "error_kinds": sorted(set(out["errors"]))[:5],
-        "server_cpu_s": meter.result["cpu_s_pid0"],
-        "client_cpu_s": meter.result["cpu_s_pid1"],
-        "server_cpu_ms_per_request": 1000 * meter.result["cpu_s_pid0"] / max(1, len(lat)),
+        "api_processes": len(servers),
+        "server_cpu_s": server_cpu,
+        "client_cpu_s": meter.result["cpu_s_pid0"],
+        "server_cpu_ms_per_request": 1000 * server_cpu / max(1, len(lat)),
+        "client_cpu_ms_per_request": 1000 * meter.result["cpu_s_pid0"] / max(1, len(lat)),
         "foreign_share": meter.result["foreign_share"],
         "wall_s": meter.result["wall_s"],
     }
@@ -179,8 +203,13 @@ def run_database(args: argparse.Namespace, db_name: str, busy: bool) -> list[dic
         running_server(db_url, log_name=f"load-{db_name}{'-busy' if busy else ''}", **overrides) as server,
         httpx.Client(base_url=server.url, headers={"Authorization": API_KEY}, timeout=60) as client,
         ProcessPoolExecutor(1, mp_context=ctx) as pool,
+        contextlib.ExitStack() as extras,
     ):
-        assert server.proc is not None
+        servers = [server]
+        for _ in range(args.api_processes - 1):  # API-only processes on the same database and data dir
+            extra = ServerProcess(server.data_dir, server.env, args=["serve", "--no-workers"])
+            extras.callback(extra.stop, 15)
+            servers.append(extra.start())
         with tempfile.TemporaryDirectory() as tmp:  # jobs of the create rows: one second of speech each
             crop_to_wav(SHORT_CLIP, Path(tmp) / "one-second.wav", 1.0)
             short = upload(client, (Path(tmp) / "one-second.wav").read_bytes())
@@ -197,13 +226,14 @@ def run_database(args: argparse.Namespace, db_name: str, busy: bool) -> list[dic
                 if mode == "get" and not busy:
                     drain(client)
                 target = [short] if mode == "create" else targets
-                row = measure(pool, server.proc.pid, server.url, mode, n, args.seconds, target)
+                row = measure(pool, servers, mode, n, args.seconds, target)
                 row.update(database=db_name, engine_busy=busy)
                 rows.append(row)
                 print(
                     f"  {db_name}{' busy' if busy else ''} {mode:6} {n:3} clients: {row['rps']:7.0f}/s "
                     f"p50 {row['p50_ms']:6.1f} ms p99 {row['p99_ms']:7.1f} ms errors {row['errors']} "
-                    f"(server {row['server_cpu_ms_per_request']:.2f} ms CPU/request, others "
+                    f"(server {row['server_cpu_ms_per_request']:.2f} ms CPU/request, client "
+                    f"{row['client_cpu_ms_per_request']:.2f} ms, others "
                     f"{row['foreign_share']:.0%} of the CPUs)",
                     flush=True,
                 )
@@ -264,6 +294,12 @@ def main() -> None:
     p.add_argument("--plot", default=str(DOCS_DIR / "load.png"), help="'' for none")
     p.add_argument("--server-env", action="append", default=[], help="LOCALSCRIBE_X=value for the server")
     p.add_argument("--modes", default="create,get")
+    p.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="more `serve --no-workers` processes on the same database; the clients alternate between them",
+    )
     args = p.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
     rows: list[dict[str, Any]] = []
@@ -272,8 +308,9 @@ def main() -> None:
             print(f"{db_name}{', real engine busy on the long file' if busy else ''}:", flush=True)
             rows += run_database(args, db_name, busy)
     print_table(
-        "load (requests/s, latency ms, server CPU ms per request, other processes' share of the CPUs)",
-        ["db", "busy", "mode", "clients", "req/s", "p50", "p99", "max", "errors", "cpu/req", "others"],
+        "load (requests/s, latency ms, server and client CPU ms per request, others' share of the CPUs)",
+        ["db", "busy", "mode", "clients", "req/s", "p50", "p99", "max", "errors", "cpu/req", "client"]
+        + ["others"],
         [
             [
                 r["database"],
@@ -286,6 +323,7 @@ def main() -> None:
                 r["max_ms"],
                 r["errors"],
                 r["server_cpu_ms_per_request"],
+                r["client_cpu_ms_per_request"],
                 f"{r['foreign_share']:.0%}",
             ]
             for r in rows

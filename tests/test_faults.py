@@ -128,6 +128,22 @@ def test_nothing_is_injected_without_a_rule(db: Session) -> None:
     assert http_rules.load_http_faults(db) == []
 
 
+def test_job_rules_are_read_only_while_one_may_fire(db: Session) -> None:
+    """Creates skip the rules table while no job rule exists (issue 19); an edit here ends that at once."""
+    http_rules.rules_changed()  # an earlier test's database may still be cached
+    assert matching.job_fault(db, "a", "http://h/x.wav", {}, utcnow()) == (None, None)
+    assert http_rules.RULE_KINDS.fresh() == frozenset()  # cached: the next create asks nothing
+    store.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 2}, "times": 1}))
+    assert http_rules.RULE_KINDS.fresh() is None
+    fault, _ = matching.job_fault(db, "a", "http://h/x.wav", {}, utcnow())
+    assert fault is not None and fault["hold_s"] == 2
+    assert http_rules.RULE_KINDS.fresh() == {"hold"}
+    assert matching.job_fault(db, "a", "http://h/x.wav", {}, utcnow()) == (None, None)  # times: 1 used up
+    http_rules.rules_changed()
+    assert matching.job_fault(db, "a", "http://h/x.wav", {}, utcnow()) == (None, None)
+    assert http_rules.RULE_KINDS.fresh() == frozenset()  # a used-up rule no longer counts
+
+
 def test_stream_fault(db: Session) -> None:
     store.add_rule(
         db,

@@ -18,7 +18,7 @@ from server.api.body import read_json
 from server.api.db import run_db
 from server.config import Settings
 from server.db.session import session_scope
-from server.emulator.http_rules import HTTP_RULES
+from server.emulator.http_rules import rules_changed
 from server.services.accounts import KEYS, AccountRef, account_ref_for_key, api_key_from
 
 
@@ -29,7 +29,7 @@ def get_db() -> Iterator[Session]:
     with session_scope() as db:
         yield db
     KEYS.clear()
-    HTTP_RULES.invalidate()
+    rules_changed()
 
 
 def read_db() -> Iterator[Session]:

@@ -26,7 +26,7 @@ from server.api.deps import authenticate
 from server.api.error_handlers import error_response, problem_response
 from server.db.session import session_scope
 from server.emulator import http_rules
-from server.emulator.http_rules import HTTP_RULES, HttpFault
+from server.emulator.http_rules import HTTP_RULES, HttpFault, rules_changed
 from server.emulator.matching import Facts, pick_http_fault
 from server.emulator.rules import consume
 
@@ -45,7 +45,7 @@ def _load_rules() -> list[HttpFault]:
 def _consume(rule: HttpFault) -> bool:
     with session_scope() as db:
         fired = consume(db, rule)
-    HTTP_RULES.invalidate()  # a rule whose `times` ran out must stop firing here at once
+    rules_changed()  # a rule whose `times` ran out must stop firing here at once
     return fired
 
 

@@ -16,7 +16,7 @@ from server import errors
 from server.clock import iso, utcnow
 from server.config import Settings
 from server.db.models import Account, ApiKey, FaultRule, Transcript, Upload, WebhookDelivery
-from server.emulator.http_rules import HTTP_RULES
+from server.emulator.http_rules import rules_changed
 from server.emulator.payloads import validated
 from server.services import accounts
 from server.services.redacted_audio import delete_redacted_audio
@@ -184,7 +184,7 @@ def reset(db: Session, settings: Settings) -> dict[str, Any]:
         counts[name] = db.execute(delete(table)).rowcount or 0
     counts["fault_rules"] = db.execute(delete(FaultRule).where(FaultRule.source == "api")).rowcount or 0
     db.execute(update(FaultRule).values(hits=0))
-    HTTP_RULES.invalidate()
+    rules_changed()
     for path in paths:
         Path(path).unlink(missing_ok=True)
     _unlink_scratch(settings, None)

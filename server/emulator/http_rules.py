@@ -1,6 +1,8 @@
-"""HTTP fault rules as the request path needs them, cached briefly per process (read on every request).
+"""Fault rules as the hot paths need them, cached briefly per process: the HTTP rules (read on every
+request) and the set of kinds that may fire (read on every create and stream start, issue 19).
 
-Edits made in this process drop the cache at once; other processes' edits show within `HTTP_CACHE_S`.
+Edits made in this process drop the caches at once (`rules_changed`); other processes' edits show within
+`HTTP_CACHE_S`.
 """
 
 from __future__ import annotations
@@ -8,15 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server import errors
 from server.db.models import FaultRule
 
-HTTP_CACHE_S = 1.0  # how long a process reuses its copy of the HTTP rules (other processes' edits lag this)
+HTTP_CACHE_S = 1.0  # how long a process reuses its copy of the rules (other processes' edits lag this)
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,28 @@ def http_fault_headers(rule: HttpFault) -> dict[str, str]:
     return {"Retry-After": str(rule.retry_after_s)} if rule.status == 429 else {}
 
 
-class RuleCache:
-    """A per-process copy of the HTTP rules, at most `ttl_s` old; edits made here drop it at once."""
+def load_kinds(db: Session) -> frozenset[str]:
+    """The kinds of the rules that may still fire."""
+    live = or_(FaultRule.times.is_(None), FaultRule.hits < FaultRule.times)
+    return frozenset(db.execute(select(FaultRule.kind).where(live).distinct()).scalars())
+
+
+T = TypeVar("T")
+
+
+class RuleCache(Generic[T]):
+    """A per-process copy of something read from the rules, at most `ttl_s` old; edits made here drop it
+    at once."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._rules: list[HttpFault] | None = None
+        self._rules: T | None = None
         self._loaded_at = 0.0
         self._generation = 0  # bumped by every invalidation
 
-    def fresh(self) -> list[HttpFault] | None:
-        """The cached rules if still fresh, else None (the caller reloads off the event loop)."""
+    def fresh(self) -> T | None:
+        """The cached copy if still fresh, else None (the caller reloads off the event loop)."""
         with self._lock:
             if self._rules is not None and time.monotonic() - self._loaded_at < self.ttl_s:
                 return self._rules
@@ -81,7 +93,7 @@ class RuleCache:
         with self._lock:
             return self._generation
 
-    def store(self, rules: list[HttpFault], generation: int | None = None) -> list[HttpFault]:
+    def store(self, rules: T, generation: int | None = None) -> T:
         """Keep `rules` unless an invalidation came after `generation` (read before loading them)."""
         with self._lock:
             if generation is None or generation == self._generation:
@@ -94,4 +106,11 @@ class RuleCache:
             self._generation += 1
 
 
-HTTP_RULES = RuleCache(HTTP_CACHE_S)
+HTTP_RULES: RuleCache[list[HttpFault]] = RuleCache(HTTP_CACHE_S)
+RULE_KINDS: RuleCache[frozenset[str]] = RuleCache(HTTP_CACHE_S)  # lets job and stream faults skip the table
+
+
+def rules_changed() -> None:
+    """Drop this process's cached copies after an edit of the rules (or of a rule's count)."""
+    HTTP_RULES.invalidate()
+    RULE_KINDS.invalidate()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import utcnow
 from server.db.models import FaultRule, Transcript
-from server.emulator.http_rules import HttpFault
+from server.emulator.http_rules import RULE_KINDS, HttpFault, load_kinds
 from server.emulator.rules import consume
 from server.emulator.schema import JOB_KINDS
 
@@ -68,8 +68,20 @@ def matches(match: Mapping[str, Any], facts: Facts) -> bool:
     return True
 
 
+def _may_fire(db: Session, kinds: tuple[str, ...]) -> bool:
+    """Whether a rule of one of `kinds` may fire, from the cached set of kinds (issue 19: every create read
+    the rules table for nothing). A kind whose rules ran out may still be listed: `_firing` then decides."""
+    present = RULE_KINDS.fresh()
+    if present is None:
+        generation = RULE_KINDS.generation()
+        present = RULE_KINDS.store(load_kinds(db), generation)
+    return not present.isdisjoint(kinds)
+
+
 def _firing(db: Session, kinds: tuple[str, ...], facts: Facts) -> dict[str, FaultRule]:
     """For each kind, the oldest matching rule that still has firings left (and count that firing)."""
+    if not _may_fire(db, kinds):
+        return {}
     rules = db.execute(
         select(FaultRule).where(FaultRule.kind.in_(kinds)).order_by(FaultRule.created_at, FaultRule.id)
     ).scalars()

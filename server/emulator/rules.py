@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import iso
 from server.db.models import FaultRule
-from server.emulator.http_rules import HTTP_RULES, HttpFault
+from server.emulator.http_rules import HttpFault, rules_changed
 from server.emulator.schema import SCRIPT_KINDS, SOURCES, RuleSpec
 
 
@@ -42,7 +42,7 @@ def add_rule(db: Session, spec: RuleSpec, *, source: str = "api", rule_id: str |
         rule.id = rule_id
     db.add(rule)
     db.flush()
-    HTTP_RULES.invalidate()
+    rules_changed()
     return rule
 
 
@@ -61,7 +61,7 @@ def get_rule(db: Session, rule_id: str) -> FaultRule:
 def delete_rule(db: Session, rule_id: str) -> FaultRule:
     rule = get_rule(db, rule_id)
     db.delete(rule)
-    HTTP_RULES.invalidate()
+    rules_changed()
     return rule
 
 
@@ -72,7 +72,7 @@ def delete_rules(db: Session, *, source: str | None = None) -> int:
             problem = f"must be one of: {', '.join(SOURCES)}"
             raise errors.ApiError(400, errors.INVALID_ADMIN_FIELD.format(field="source", problem=problem))
         stmt = stmt.where(FaultRule.source == source)
-    HTTP_RULES.invalidate()
+    rules_changed()
     return db.execute(stmt).rowcount or 0
 
 

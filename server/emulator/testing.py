@@ -233,8 +233,8 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 def _forget_process_caches() -> None:
     """Keys and fault rules cached per process belong to the previous server's database (sessions follow the
     app last built: one in-process server at a time)."""
-    from server.emulator.http_rules import HTTP_RULES
+    from server.emulator.http_rules import rules_changed
     from server.services.accounts import KEYS
 
     KEYS.clear()
-    HTTP_RULES.invalidate()
+    rules_changed()

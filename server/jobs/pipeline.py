@@ -38,7 +38,7 @@ from server.jobs.result_keys import REDACTED_AUDIO_FILE
 from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.errors import MediaError
-from server.media.probe import measure_duration, probe
+from server.media.probe import probe_measured
 from server.media.rate import SAMPLE_RATE
 from server.media.redact import write_redacted
 from server.media.span import Audio, FileAudio
@@ -98,9 +98,9 @@ def _transcribe_file(
     path: Path, job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None
 ) -> JobOutcome:
     p = job.request
-    info = probe(path)
     # the limit and `audio_duration` count what decodes, never what the header declares
-    file_s = measure_duration(path, MAX_DURATION_S)
+    info = probe_measured(path, MAX_DURATION_S)
+    file_s = info.duration_s
     if file_s < MIN_DURATION_S:
         raise JobError(errors.AUDIO_TOO_SHORT)
     start_ms, end_ms = p.audio_start_from, p.audio_end_at

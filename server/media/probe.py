@@ -28,23 +28,37 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     webm) is the stream decoded to count samples. The first audio frame is always decoded, so a file
     that opens but cannot produce sound fails here rather than later in the job.
     """
+    return _probe(path, measure=False, limit_s=None)
+
+
+def probe_measured(path: str | os.PathLike[str], limit_s: float | None = None) -> MediaInfo:
+    """`probe`, with the duration counted from every decoded frame as `measure_duration` counts it, in
+    one opening of the file (a job needs both; opening it twice was a visible share of a short job's CPU,
+    issue 19)."""
+    return _probe(path, measure=True, limit_s=limit_s)
+
+
+def _probe(path: str | os.PathLike[str], *, measure: bool, limit_s: float | None) -> MediaInfo:
     with open_audio(path) as (container, stream):
-        declared = _declared_duration(container, stream)
-        counted = 0.0
+        declared = None if measure else _declared_duration(container, stream)
+        counts: dict[int, int] = {}  # samples per rate: integer sums, no float drift over hours
         first: av.AudioFrame | None = None
         for frame in iter_frames(container, stream):
             if first is None:
                 first = frame
                 if declared is not None:
                     break
-            counted += frame.samples / (frame.sample_rate or stream.sample_rate or 1)
+            rate = int(frame.sample_rate or stream.sample_rate or 1)
+            counts[rate] = counts.get(rate, 0) + frame.samples
+            if limit_s is not None and counts[rate] > limit_s * rate and _seconds(counts) > limit_s:
+                raise audio_too_long()
         if first is None:
             raise transcoding_failed(path)
         cc = stream.codec_context
         tags = {str(k).lower(): str(v) for k, v in container.metadata.items()}
         tags.update({str(k).lower(): str(v) for k, v in stream.metadata.items()})
         return MediaInfo(
-            duration_s=declared if declared is not None else counted,
+            duration_s=declared if declared is not None else _seconds(counts),
             channels=int(cc.channels or first.layout.nb_channels),
             sample_rate=int(stream.sample_rate or first.sample_rate),
             codec=_codec_name(stream),
@@ -74,18 +88,7 @@ def measure_duration(path: str | os.PathLike[str], limit_s: float | None = None)
     `audio_duration` use this count. Decoding stops as soon as the count passes ``limit_s`` (MediaError
     with the API's "too long" text). Memory is one frame; the cost is one decode without resampling.
     """
-    with open_audio(path) as (container, stream):
-        counts: dict[int, int] = {}  # samples per rate: integer sums, no float drift over hours
-        any_frame = False
-        for frame in iter_frames(container, stream):
-            any_frame = True
-            rate = int(frame.sample_rate or stream.sample_rate or 1)
-            counts[rate] = counts.get(rate, 0) + frame.samples
-            if limit_s is not None and counts[rate] > limit_s * rate and _seconds(counts) > limit_s:
-                raise audio_too_long()
-        if not any_frame:
-            raise transcoding_failed(path)
-        return _seconds(counts)
+    return probe_measured(path, limit_s).duration_s
 
 
 def _seconds(counts: dict[int, int]) -> float:
