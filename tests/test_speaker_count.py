@@ -38,3 +38,16 @@ def test_two_held_out_voices_are_two_speakers() -> None:
     conv = stitch("t", "held_out", voices, np.random.default_rng(0))
     labels = diarization.diarize(conv.samples, conv.words)
     assert len(set(labels)) == 2
+
+
+def test_separation_measures_what_the_count_sees() -> None:
+    """bench/speaker_separation.py's diagnosis: for two well-apart voices the different-speaker distance
+    exceeds the same-speaker one, and the best 2-split finds the reference centroids."""
+    from bench.speaker_separation import Units, separation
+
+    x = _groups([12, 12], seed=3)
+    s = separation(Units(x, np.repeat([0, 1], 12)))
+    assert s["raw_different"] > 5 * s["raw_same"] and s["centred_different"] > s["centred_same"]
+    assert abs(s["reference_centroid_distance"] - s["split_centroid_distance"]) < 1e-6
+    one = separation(Units(_groups([24], seed=3), np.zeros(24, dtype=int)))
+    assert np.isnan(one["raw_different"]) and "reference_centroid_distance" not in one
