@@ -20,7 +20,8 @@ channel's count is estimated (a channel is usually one voice) and capped by `spe
 
 Limits: this embedder separates speakers well once told how many there are (DER in docs/intelligence.md);
 the count is right on 93 % of held-out stitched conversations, but two similar voices on one telephone or
-meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`.
+meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`: their
+means are closer than one voice drifts over a few seconds (bench/speaker_separation.py).
 """
 
 from __future__ import annotations
