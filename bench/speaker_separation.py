@@ -142,6 +142,7 @@ def main() -> None:
     p.add_argument("--per-group", type=int, default=30)
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--plot", type=Path, default=DOCS_DIR / "diarization_affinity.png")
+    p.add_argument("--json", default="speaker_separation.json", help="file name under bench/results/")
     args = p.parse_args()
     manifest = {m["file"]: m for m in json.loads((AUDIO_DIR / "manifest.json").read_text())}
     clips: dict[str, Units] = {}
@@ -179,7 +180,7 @@ def main() -> None:
         sweep,
     )
     plot(clips, args.plot)
-    print(f"\nwrote {write_json('speaker_separation.json', report)} and {args.plot}")
+    print(f"\nwrote {write_json(args.json, report)} and {args.plot}")
 
 
 if __name__ == "__main__":
