@@ -157,7 +157,7 @@ def load_whisper(model: str, where: str = "thread") -> Any:
     """
     from faster_whisper import WhisperModel
 
-    from server.engine.models import resolve_model
+    from server.engine.model_store import resolve_model
     from server.engine.whisper import build_off_thread
 
     path = resolve_model(model, MODELS_DIR)

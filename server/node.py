@@ -11,7 +11,7 @@ from server.engine import build_engine
 from server.engine.base import Engine
 from server.jobs.sweeper import sweep
 from server.jobs.worker import WorkerPool
-from server.streaming.session import Decoder
+from server.streaming.scheduler import DecodeScheduler
 from server.sync.transcribe import Capacity
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class Node:
         self.settings = settings
         self.engine: Engine = build_engine(settings)  # models load on first use
         self.pool = WorkerPool(settings, self.engine) if workers else None
-        self.stream_decoder = Decoder(self.engine, settings)
+        self.decode_scheduler = DecodeScheduler(self.engine, settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
         self._stopped = threading.Event()
         # docs/compatibility.md#sync-api
@@ -59,7 +59,7 @@ class Node:
         self._stopped.set()
         if self.pool is not None:
             self.pool.stop()
-        self.stream_decoder.shutdown()
+        self.decode_scheduler.shutdown()
 
     def wake(self) -> None:
         """A job was queued through this process: let an idle worker here take it without waiting to poll."""

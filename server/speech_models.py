@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 
 from server.config import Settings
-from server.engine.models import list_models, model_names
+from server.engine.model_store import list_models, model_names
 
 _TTL_S = 60.0  # a model installed while the server runs becomes nameable within a minute
 _lock = threading.Lock()

@@ -9,23 +9,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server.config import get_settings
-from server.db.session import reset_caches
+from server.config import Settings
+from server.db.session import dispose
 
 
 @pytest.fixture
-def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("LOCALSCRIBE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LOCALSCRIBE_API_KEY", "k")
-    monkeypatch.setenv("LOCALSCRIBE_ENGINE", "mock")
-    get_settings.cache_clear()
-    reset_caches()
+def app_client(tmp_path: Path) -> Iterator[TestClient]:
+    """A whole app from one Settings object: no environment variables, no cache resets (issue 17)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_key="k", engine="mock")
     from server.api.app import create_app
 
-    with TestClient(create_app(workers=False), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings, workers=False), raise_server_exceptions=False) as client:
         yield client
-    get_settings.cache_clear()
-    reset_caches()
+    dispose(settings)
 
 
 def test_unhandled_exception_is_the_api_500(app_client: TestClient, monkeypatch: pytest.MonkeyPatch,

@@ -30,8 +30,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "http_guard": frozenset(),  # header and body deadlines under uvicorn
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
-    "engine": frozenset({"config"}),
-    "media": frozenset({"engine", "errors"}),
+    "engine": frozenset({"config", "media"}),  # media: the one SAMPLE_RATE
+    "media": frozenset({"errors"}),
     "intelligence": frozenset({"text", "media", "languages", "errors"}),
     # storage and work
     "db": frozenset({"clock", "config"}),
@@ -43,10 +43,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "services": frozenset({"clock", "config", "db", "errors", "jobs", "languages", "text"}),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
-        | {"intelligence", "text"}
+        | {"emulator", "intelligence", "text"}
     ),
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
-    "faults_file": frozenset({"db", "errors", "services"}),
+    # the emulator (fault rules, /admin, the faults file): not part of the AssemblyAI API
+    "emulator": frozenset({"clock", "config", "db", "errors", "services"}),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
     "node": frozenset({"config", "engine", "jobs", "streaming", "sync"}),
@@ -57,7 +58,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "data_dir",
             "db",
             "errors",
-            "faults_file",
+            "emulator",
             "jobs",
             "languages",
             "node",

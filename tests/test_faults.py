@@ -22,9 +22,11 @@ from server import errors
 from server.clock import utcnow
 from server.db.models import Base, FaultRule
 from server.db.session import make_engine
-from server.faults_file import FaultsFileError, load_faults_file
-from server.services import faults
-from server.services.faults import Facts, StreamFault, matches, parse_rule
+from server.emulator import http_rules, matching
+from server.emulator import rules as store
+from server.emulator.faults_file import FaultsFileError, load_faults_file
+from server.emulator.matching import Facts, StreamFault, matches
+from server.emulator.schema import parse_rule
 from tests.conftest import StartServer
 from tests.support.files import file_server, until, wait_for
 from tests.support.server import API_KEY, ServerProcess
@@ -103,31 +105,31 @@ def test_matching(match: dict, facts: Facts, expected: bool) -> None:
 
 def test_times_caps_firings_and_job_effects_combine(db: Session) -> None:
     now = datetime(2026, 1, 1)
-    faults.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 2}, "times": 1}))
-    faults.add_rule(
+    store.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 2}, "times": 1}))
+    store.add_rule(
         db, parse_rule({"effect": {"type": "error", "message": "boom"}, "match": {"account_id": "a"}})
     )
-    faults.add_rule(db, parse_rule({"effect": {"type": "error", "message": "later rule"}}))
-    fault, hold_until = faults.job_fault(db, "a", "http://h/x.wav", {}, now)
+    store.add_rule(db, parse_rule({"effect": {"type": "error", "message": "later rule"}}))
+    fault, hold_until = matching.job_fault(db, "a", "http://h/x.wav", {}, now)
     assert fault is not None and (fault["hold_s"], fault["error"]) == (2, "boom")  # the oldest rule wins
     assert hold_until == datetime(2026, 1, 1, 0, 0, 2)
-    fault, hold_until = faults.job_fault(db, "b", "http://h/x.wav", {}, now)
+    fault, hold_until = matching.job_fault(db, "b", "http://h/x.wav", {}, now)
     assert fault is not None and "hold_s" not in fault and hold_until is None  # times: 1 is used up
     assert fault["error"] == "later rule"
-    assert [r.hits for r in faults.list_rules(db)] == [1, 1, 1]
+    assert [r.hits for r in store.list_rules(db)] == [1, 1, 1]
 
 
 def test_nothing_is_injected_without_a_rule(db: Session) -> None:
-    assert faults.job_fault(db, "a", "http://h/x.wav", {"x-localscribe-fault": "slow"}, utcnow()) == (
+    assert matching.job_fault(db, "a", "http://h/x.wav", {"x-localscribe-fault": "slow"}, utcnow()) == (
         None,
         None,
     )
-    assert faults.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) is None
-    assert faults.load_http_faults(db) == []
+    assert matching.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) is None
+    assert http_rules.load_http_faults(db) == []
 
 
 def test_stream_fault(db: Session) -> None:
-    faults.add_rule(
+    store.add_rule(
         db,
         parse_rule(
             {
@@ -137,27 +139,27 @@ def test_stream_fault(db: Session) -> None:
             }
         ),
     )
-    assert faults.stream_fault(db, "a", {"X-LocalScribe-Fault": "other"}) is None
-    assert faults.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) == StreamFault(
+    assert matching.stream_fault(db, "a", {"X-LocalScribe-Fault": "other"}) is None
+    assert matching.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) == StreamFault(
         3005, "Session Cancelled", 1.5
     )
-    assert faults.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) is None  # times: 1
+    assert matching.stream_fault(db, "a", {"X-LocalScribe-Fault": "drop"}) is None  # times: 1
 
 
 def test_http_fraction_and_cache(db: Session) -> None:
-    faults.add_rule(db, parse_rule({"effect": {"type": "http", "status": 500, "fraction": 0.25}}))
-    faults.add_rule(
+    store.add_rule(db, parse_rule({"effect": {"type": "http", "status": 500, "fraction": 0.25}}))
+    store.add_rule(
         db, parse_rule({"effect": {"type": "http", "status": 429}, "match": {"path": "/v2/upload"}})
     )
-    rules = faults.load_http_faults(db)
+    rules = http_rules.load_http_faults(db)
     assert [r.message for r in rules] == [errors.SERVER_ERROR, errors.TOO_MANY_REQUESTS]
-    assert faults.http_fault_headers(rules[1]) == {"Retry-After": "1"}
+    assert http_rules.http_fault_headers(rules[1]) == {"Retry-After": "1"}
     draw = random.Random(7).random
-    picked = [faults.pick_http_fault(rules, Facts(path="/v2/transcript"), draw) for _ in range(2000)]
+    picked = [matching.pick_http_fault(rules, Facts(path="/v2/transcript"), draw) for _ in range(2000)]
     assert 400 < sum(p is not None for p in picked) < 600  # about a quarter, from a fixed seed
-    assert faults.pick_http_fault(rules, Facts(path="/v2/upload"), lambda: 0.9).status == 429
+    assert matching.pick_http_fault(rules, Facts(path="/v2/upload"), lambda: 0.9).status == 429
 
-    cache = faults.RuleCache(ttl_s=60)
+    cache = http_rules.RuleCache(ttl_s=60)
     assert cache.fresh() is None
     cache.store(rules)
     assert cache.fresh() == rules
@@ -175,17 +177,17 @@ def test_faults_file_loads_idempotently(db: Session, tmp_path: Path) -> None:
         "  - effect: {type: http, status: 500, fraction: 0.1}\n"
     )
     assert load_faults_file(db, path) == 2
-    first = {r.id: r for r in faults.list_rules(db)}
-    faults.consume(db, next(iter(first.values())))
+    first = {r.id: r for r in store.list_rules(db)}
+    store.consume(db, next(iter(first.values())))
     assert load_faults_file(db, path) == 2  # a second process starting: same rules, counts kept
-    again = faults.list_rules(db)
+    again = store.list_rules(db)
     assert {r.id for r in again} == set(first) and sorted(r.hits for r in again) == [0, 1]
     assert all(r.source == "file" for r in again)
 
     path.write_text("- effect: {type: error, message: gone}\n")  # a bare list works too
-    faults.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 1}}))  # API rules are left alone
+    store.add_rule(db, parse_rule({"effect": {"type": "hold", "seconds": 1}}))  # API rules are left alone
     assert load_faults_file(db, path) == 1
-    assert sorted((r.source, r.kind) for r in faults.list_rules(db)) == [("api", "hold"), ("file", "error")]
+    assert sorted((r.source, r.kind) for r in store.list_rules(db)) == [("api", "hold"), ("file", "error")]
 
     path.write_text("- effect: {type: hold}\n")
     with pytest.raises(FaultsFileError, match="rule 1: effect.hold.seconds"):

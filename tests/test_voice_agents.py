@@ -17,8 +17,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server.config import Settings
-from server.engine.streaming import DecodeRequest
-from server.streaming.session import Decoder
+from server.engine.recognizer import DecodeRequest
+from server.streaming.scheduler import DecodeScheduler
 from server.streaming.v3 import V3Adapter
 from tests.conftest import create_key
 from tests.support.server import API_KEY, ServerProcess, server_env
@@ -229,7 +229,7 @@ def test_prompt_keyterms_and_context_reach_the_decoder() -> None:
     stream = adapter.parse_query(
         {"speech_model": "universal-3-6-pro", "prompt": "Names: Sonny.", "keyterms_prompt": '["Kennedy"]',
          "language_codes": '["de", "en"]'}, 250)  # fmt: skip
-    decoder = Decoder(engine=None, settings=Settings(stream_model_multilingual="base"))  # type: ignore[arg-type]
+    decoder = DecodeScheduler(engine=None, settings=Settings(stream_model_multilingual="base"))  # type: ignore[arg-type]
     request = DecodeRequest(samples=np.zeros(1600, dtype=np.float32), offset_ms=0, final=True)
     options = decoder.options(request, stream, "How can I help you today?")
     assert options.model == "base" and options.prompt == "Names: Sonny. How can I help you today?"

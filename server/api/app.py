@@ -15,8 +15,8 @@ from server.api.routes import admin, health, playground, realtime, sync, transcr
 from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
 from server.db.migrate import upgrade
-from server.db.session import session_scope, startup_lock
-from server.faults_file import load_faults_file
+from server.db.session import bind, session_scope, startup_lock
+from server.emulator.faults_file import load_faults_file
 from server.jobs.sweeper import sweep
 from server.node import Node
 from server.services.accounts import ensure_bootstrap_accounts
@@ -30,6 +30,7 @@ def prepare_database(settings: Settings) -> None:
     Processes that start together (an API and its workers) take turns, so only one migrates and only one
     creates the bootstrap account.
     """
+    bind(settings)  # this process's sessions use these settings' database
     secure_data_dir(settings)
     with startup_lock(settings):
         upgrade(settings.sqlalchemy_url)
@@ -43,7 +44,10 @@ def prepare_database(settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
+    """The app and its node, built from `settings` (the environment's only when none are given): routes,
+    workers, database sessions and streams all use these."""
     settings = settings or get_settings()
+    bind(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,8 +1,8 @@
 """How a JSON request body is read: capped before it is read, parsed off the event loop (issue 14).
 
-Routes declare `Depends(json_body)` after their authentication, so a request without a valid key is refused
-before a byte of its body is read. `parse_json` (server/api/json_values.py) is the one place a body becomes
-Python values and refuses the ones no layer below can hold.
+Routes declare `JsonBody` (server/api/deps.py) after their authentication, so a request without a valid key
+is refused before a byte of its body is read. `parse_json` (server/api/json_values.py) is the one place a
+body becomes Python values and refuses the ones no layer below can hold.
 """
 
 from __future__ import annotations
@@ -42,8 +42,3 @@ async def read_json(request: Request, limit: int, *, text_columns: bool = False)
     if len(raw) <= INLINE_PARSE_BYTES:
         return parse()
     return await anyio.to_thread.run_sync(parse)
-
-
-async def json_body(request: Request) -> Any:
-    """The request's JSON body under the configured cap (`LOCALSCRIBE_MAX_JSON_BODY_BYTES`)."""
-    return await read_json(request, request.app.state.settings.max_json_body_bytes)

@@ -1,4 +1,5 @@
-"""Request dependencies: the authenticated account, sessions for the admin routes, the base URL.
+"""Request dependencies and their typed aliases: the account, the app's settings, the JSON body, the
+sessions of the admin routes, the base URL. Routes declare `account: AccountDep`, never `Depends(...)`.
 
 Authentication holds no connection for the life of a request (issue 19): a known key is answered from
 the process's key cache, an unknown one by one short lookup under the database bound (server/api/db.py).
@@ -7,15 +8,17 @@ the process's key cache, an unknown one by one short lookup under the database b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from server import errors
+from server.api.body import read_json
 from server.api.db import run_db
 from server.config import Settings
 from server.db.session import session_scope
-from server.services import faults
+from server.emulator.http_rules import HTTP_RULES
 from server.services.accounts import KEYS, AccountRef, account_ref_for_key, api_key_from
 
 
@@ -26,7 +29,7 @@ def get_db() -> Iterator[Session]:
     with session_scope() as db:
         yield db
     KEYS.clear()
-    faults.HTTP_RULES.invalidate()
+    HTTP_RULES.invalidate()
 
 
 def read_db() -> Iterator[Session]:
@@ -65,3 +68,21 @@ async def base_url(request: Request) -> str:
     function would cost every request a hop to a thread."""
     settings: Settings = request.app.state.settings
     return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (`create_app(settings)`), never the environment's."""
+    return request.app.state.settings
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body under the configured cap (`LOCALSCRIBE_MAX_JSON_BODY_BYTES`)."""
+    return await read_json(request, request.app.state.settings.max_json_body_bytes)
+
+
+AccountDep = Annotated[AccountRef, Depends(current_account)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+JsonBody = Annotated[Any, Depends(json_body)]  # declare after AccountDep: no body is read without a key
+BaseUrlDep = Annotated[str, Depends(base_url)]
+ReadDb = Annotated[Session, Depends(read_db)]
+WriteDb = Annotated[Session, Depends(get_db, scope="function")]  # committed before the answer leaves

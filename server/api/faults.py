@@ -25,7 +25,10 @@ from server.api.db import run_db
 from server.api.deps import authenticate
 from server.api.error_handlers import error_response, problem_response
 from server.db.session import session_scope
-from server.services import faults
+from server.emulator import http_rules
+from server.emulator.http_rules import HTTP_RULES, HttpFault
+from server.emulator.matching import Facts, pick_http_fault
+from server.emulator.rules import consume
 
 _SYNC_PATHS = ("/v1/", "/transcribe", "/dictation/")  # the Sync and Dictation APIs answer problem details
 _SYNC_TITLES = {429: errors.SYNC_THROTTLED[1], 500: errors.SYNC_SERVER_ERROR[1]}
@@ -33,16 +36,16 @@ _FAULTABLE = ("/v2/", "/v3/", *_SYNC_PATHS)
 _PEEK_LIMIT = 1 << 20  # a transcript request is small; never buffer more than this
 
 
-def _load_rules() -> list[faults.HttpFault]:
-    generation = faults.HTTP_RULES.generation()  # an edit committed during the read makes it stale
+def _load_rules() -> list[HttpFault]:
+    generation = HTTP_RULES.generation()  # an edit committed during the read makes it stale
     with session_scope(write_lock=False) as db:
-        return faults.HTTP_RULES.store(faults.load_http_faults(db), generation)
+        return HTTP_RULES.store(http_rules.load_http_faults(db), generation)
 
 
-def _consume(rule: faults.HttpFault) -> bool:
+def _consume(rule: HttpFault) -> bool:
     with session_scope() as db:
-        fired = faults.consume(db, rule)
-    faults.HTTP_RULES.invalidate()  # a rule whose `times` ran out must stop firing here at once
+        fired = consume(db, rule)
+    HTTP_RULES.invalidate()  # a rule whose `times` ran out must stop firing here at once
     return fired
 
 
@@ -52,14 +55,14 @@ class FaultInjection:
         self.draw = draw
         self._reload: asyncio.Lock | None = None  # made on first use, inside the serving event loop
 
-    async def _rules(self, scope: Scope) -> list[faults.HttpFault]:
-        rules = faults.HTTP_RULES.fresh()
+    async def _rules(self, scope: Scope) -> list[HttpFault]:
+        rules = HTTP_RULES.fresh()
         if rules is not None:
             return rules
         if self._reload is None:
             self._reload = asyncio.Lock()
         async with self._reload:  # one reload at a time; those who waited find the fresh copy
-            rules = faults.HTTP_RULES.fresh()
+            rules = HTTP_RULES.fresh()
             if rules is None:
                 rules = await run_db(scope, _load_rules)
         return rules
@@ -84,12 +87,12 @@ class FaultInjection:
             and any("audio_url" in r.match or "audio_url_regex" in r.match for r in rules)
         ):
             audio_url, receive = await _peek_audio_url(receive)
-        facts = faults.Facts(
+        facts = Facts(
             account_id=account_id, audio_url=audio_url, headers=dict(headers.items()), path=scope["path"]
         )
-        rule = faults.pick_http_fault(rules, facts, self.draw)
+        rule = pick_http_fault(rules, facts, self.draw)
         if rule is not None and (not rule.limited or await run_db(scope, _consume, rule)):
-            headers = faults.http_fault_headers(rule)
+            headers = http_rules.http_fault_headers(rule)
             if scope["path"].startswith(_SYNC_PATHS):
                 problem = errors.Problem(rule.status, _SYNC_TITLES[rule.status], rule.message, headers)
                 response = problem_response(problem)

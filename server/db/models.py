@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +59,15 @@ class Upload(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class TranscriptStatus(StrEnum):
+    """A transcript's life: queued → processing → completed or error (a str: stored and sent as is)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
 class Transcript(Base):
     __tablename__ = "transcripts"
     __table_args__ = (
@@ -67,7 +77,7 @@ class Transcript(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(12), default="queued")
+    status: Mapped[str] = mapped_column(String(12), default=TranscriptStatus.QUEUED)
     throttled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     audio_url: Mapped[str] = mapped_column(Text)
     upload_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -4,6 +4,10 @@ Two connection pools per process (issue 19): `API` serves HTTP requests and stre
 worker threads (claims, lease renewal, requeue, webhooks), so a flood of requests can never starve a
 heartbeat. Every unit of work holds one connection for one short transaction and never waits for a
 second one while holding it.
+
+Sessions use the database of the settings the process was built with: `bind(settings)` (the app factory,
+`prepare_database`) names them; nothing here reads the environment. Engines are kept per URL and pool size,
+so an app built from other settings in the same process (a test) gets its own without resetting anything.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.config import Settings, get_settings
+from server.config import Settings
 
 IMMEDIATE = "localscribe_begin_immediate"
 _STARTUP_LOCK_ID = 0x10CA15C  # any constant; names LocalScribe's start-up among advisory locks
@@ -71,15 +75,36 @@ def pool_bounds(settings: Settings, pool: Pool) -> tuple[int, int]:
     return settings.workers + 2, 2  # a connection per job thread, the upkeep thread and the webhook sender
 
 
-@lru_cache
+_bound: Settings | None = None
+
+
+def bind(settings: Settings) -> None:
+    """Sessions of this process use the database `settings` name (last bound wins)."""
+    global _bound
+    _bound = settings
+
+
+_ENGINES: dict[tuple[str, int, int], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(settings: Settings, pool: Pool = Pool.API) -> Engine:
+    """The engine of one pool of `settings`' database, made on first use."""
+    key = (settings.sqlalchemy_url, *pool_bounds(settings, pool))
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = make_engine(*key)
+        return _ENGINES[key]
+
+
 def get_engine(pool: Pool = Pool.API) -> Engine:
-    settings = get_settings()
-    return make_engine(settings.sqlalchemy_url, *pool_bounds(settings, pool))
+    if _bound is None:
+        raise RuntimeError("no database: call server.db.session.bind(settings) first")
+    return engine_for(_bound, pool)
 
 
 @lru_cache
-def _factories(pool: Pool = Pool.API) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    engine = get_engine(pool)
+def _factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
     plain = sessionmaker(engine, expire_on_commit=False)
     writer = sessionmaker(engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False)
     return plain, writer
@@ -94,7 +119,7 @@ def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator
     writer lock when it begins; pure reads pass `write_lock=False` and run concurrently under WAL. Writers
     of this process take turns on an in-process lock first (no busy-handler sleeps between them).
     """
-    factory = _factories(pool)[1 if write_lock else 0]
+    factory = _factories(get_engine(pool))[1 if write_lock else 0]
     if write_lock and factory.kw["bind"].dialect.name == "sqlite":
         with _SQLITE_WRITER, factory() as session, session.begin():
             yield session
@@ -107,7 +132,7 @@ def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator
 def startup_lock(settings: Settings) -> Iterator[None]:
     """Serialise start-up work across processes: a PostgreSQL advisory lock, or a file lock for SQLite."""
     if settings.sqlalchemy_url.startswith("postgresql"):
-        with get_engine().connect() as conn:
+        with engine_for(settings).connect() as conn:
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({_STARTUP_LOCK_ID})")
             try:
                 yield
@@ -123,10 +148,10 @@ def startup_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def reset_caches() -> None:
-    """Forget engine and factories (tests switch databases between servers in one process)."""
-    if get_engine.cache_info().currsize:
+def dispose(settings: Settings) -> None:
+    """Close the connections of `settings`' database (an app built in a test, at its end)."""
+    with _ENGINES_LOCK:
         for pool in Pool:
-            get_engine(pool).dispose()
-    get_engine.cache_clear()
-    _factories.cache_clear()
+            engine = _ENGINES.pop((settings.sqlalchemy_url, *pool_bounds(settings, pool)), None)
+            if engine is not None:
+                engine.dispose()

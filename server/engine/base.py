@@ -8,8 +8,6 @@ from typing import Protocol
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-
 
 @dataclass
 class EngineWord:

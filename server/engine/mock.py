@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from server.engine.base import (
-    SAMPLE_RATE,
     AudioSource,
     EngineResult,
     EngineWord,
@@ -25,6 +24,7 @@ from server.engine.base import (
     TranscribeOptions,
     WindowOf,
 )
+from server.media.rate import SAMPLE_RATE
 
 PANGRAM = "The quick brown fox jumps over the lazy dog."
 _WORDS_PER_SECOND = 2.5

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.engine.base import SAMPLE_RATE
 from server.engine.vad import FRAME, StreamingVad
+from server.media.rate import SAMPLE_RATE
 
 SPEECH_THRESHOLD = 0.5  # Silero's own default
 

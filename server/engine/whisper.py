@@ -13,7 +13,6 @@ from typing import TypeVar
 import numpy as np
 
 from server.engine.base import (
-    SAMPLE_RATE,
     AudioSource,
     EngineError,
     EngineResult,
@@ -21,7 +20,8 @@ from server.engine.base import (
     ProgressFn,
     TranscribeOptions,
 )
-from server.engine.models import is_multilingual, resolve_model
+from server.engine.model_store import is_multilingual, resolve_model
+from server.media.rate import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

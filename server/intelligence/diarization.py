@@ -38,10 +38,10 @@ import numpy as np
 
 from server.intelligence import speaker_count
 from server.intelligence.document import Document
+from server.media.rate import SAMPLE_RATE
 from server.text.types import Word
 from server.text.utterances import build_utterances, utterance_text
 
-SAMPLE_RATE = 16_000
 SEGMENT_WINDOWS = 4  # clustering unit: 4 windows of 0.8 s every 0.4 s ≈ 2.0 s of speech
 MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this much of it
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)

@@ -18,8 +18,8 @@ import threading
 import numpy as np
 
 from server.intelligence.diarization import _letters, _unit, cluster, embedder
+from server.media.rate import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 MIN_TURN_SPEECH_MS = 1000
 UNKNOWN = "UNKNOWN"
 

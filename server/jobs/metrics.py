@@ -8,7 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from server.db.models import Transcript, WebhookDelivery
+from server.db.models import Transcript, TranscriptStatus, WebhookDelivery
 from server.db.session import session_scope
 
 REGISTRY = CollectorRegistry()
@@ -48,14 +48,14 @@ class _DatabaseCollector(Collector):
             throttled = db.execute(
                 select(func.count())
                 .select_from(Transcript)
-                .where(Transcript.status == "queued", Transcript.throttled.is_(True))
+                .where(Transcript.status == TranscriptStatus.QUEUED, Transcript.throttled.is_(True))
             ).scalar_one()
             hooks = db.execute(
                 select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
             ).all()
         jobs = GaugeMetricFamily("localscribe_jobs", "Transcripts by status", labels=["status"])
         counts = dict(by_status)
-        for status in ("queued", "processing", "completed", "error"):
+        for status in TranscriptStatus:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
         yield GaugeMetricFamily(
@@ -77,7 +77,7 @@ class _AccountCollector(Collector):
         with session_scope(write_lock=False) as db:
             per_account = db.execute(
                 select(Transcript.account_id, func.count())
-                .where(Transcript.status == "processing")
+                .where(Transcript.status == TranscriptStatus.PROCESSING)
                 .group_by(Transcript.account_id)
             ).all()
         processing = GaugeMetricFamily(

@@ -20,7 +20,6 @@ import numpy as np
 from server import errors
 from server.config import Settings
 from server.engine.base import (
-    SAMPLE_RATE,
     AudioSource,
     Engine,
     EngineError,
@@ -38,6 +37,7 @@ from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.errors import MediaError
 from server.media.probe import measure_duration, probe
+from server.media.rate import SAMPLE_RATE
 from server.media.redact import write_redacted
 from server.media.span import Audio, FileAudio
 from server.media.speech import speech_fraction
@@ -60,8 +60,8 @@ class JobOutcome:
 def run_job(
     job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
 ) -> JobOutcome:
-    if job.fault and job.fault.get("error") is not None:  # fault `error` (docs/faults.md)
-        raise JobError(job.fault["error"])
+    if job.fault and job.fault.error is not None:  # fault `error` (docs/faults.md)
+        raise JobError(job.fault.error)
     path = _local_audio(job, settings)
     try:
         return _transcribe_file(path, job, engine, settings, progress)

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.clock import utcnow
-from server.db.models import Account, Transcript, Upload, WebhookDelivery
+from server.db.models import Account, Transcript, TranscriptStatus, Upload, WebhookDelivery
 from server.db.session import Pool, session_scope
+from server.jobs.job_fault import JobFault
 from server.jobs.result_keys import BASE_URL_PARAM, REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried forever
@@ -35,21 +36,21 @@ class ClaimedJob:
     params: dict[str, Any]
     attempt: int
     queued_s: float  # how long it waited before this claim
-    fault: dict[str, Any] | None = None  # injected fault stamped at creation (docs/faults.md)
+    fault: JobFault | None = None  # injected fault stamped at creation (docs/faults.md)
 
 
 def processing_count(db: Session, account_id: str) -> int:
     return db.execute(
         select(func.count())
         .select_from(Transcript)
-        .where(Transcript.account_id == account_id, Transcript.status == "processing")
+        .where(Transcript.account_id == account_id, Transcript.status == TranscriptStatus.PROCESSING)
     ).scalar_one()
 
 
 def _claimable(now: Any) -> Any:
     """Queued and not held back by an injected `hold` fault (a held job still shows `queued`)."""
     released = or_(Transcript.hold_until.is_(None), Transcript.hold_until <= now)
-    return (Transcript.status == "queued") & released
+    return (Transcript.status == TranscriptStatus.QUEUED) & released
 
 
 def _queued_exists(now: Any) -> Any:
@@ -91,7 +92,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
             if job is None:
                 continue
             now = utcnow()
-            job.status = "processing"
+            job.status = TranscriptStatus.PROCESSING
             # held back once (true, or false after a requeue) stays false; never held back stays null
             job.throttled = None if job.throttled is None else False
             job.started_at = now
@@ -108,7 +109,7 @@ def claim_next(owner: str, lease_seconds: float) -> ClaimedJob | None:
                 dict(job.params),
                 job.attempts,
                 (now - job.created_at).total_seconds(),
-                job.fault,
+                JobFault.from_json(job.fault),  # the one place a job's fault is read
             )
     return None
 
@@ -118,7 +119,7 @@ def _mark_throttled(db: Session, account_id: str) -> None:
         update(Transcript)
         .where(
             Transcript.account_id == account_id,
-            Transcript.status == "queued",
+            Transcript.status == TranscriptStatus.QUEUED,
             Transcript.throttled.is_not(True),
         )
         .values(throttled=True)
@@ -138,14 +139,16 @@ def finish(
     Returns False when the lease was lost (the job was handed to another worker): the result is dropped,
     so every job completes exactly once.
     """
-    status = "error" if error is not None else "completed"
+    status = TranscriptStatus.ERROR if error is not None else TranscriptStatus.COMPLETED
     # write_lock: on SQLite a deferred transaction that reads and then writes fails at once ("database is
     # locked") when another process wrote in between; BEGIN IMMEDIATE waits for the writer lock instead.
     with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
         job = db.execute(
             select(Transcript)
             .where(
-                Transcript.id == job_id, Transcript.lease_owner == owner, Transcript.status == "processing"
+                Transcript.id == job_id,
+                Transcript.lease_owner == owner,
+                Transcript.status == TranscriptStatus.PROCESSING,
             )
             .with_for_update()
         ).scalar_one_or_none()
@@ -171,7 +174,8 @@ def _queue_webhook(db: Session, job: Transcript) -> None:
     if not url:
         return
     payloads: list[dict[str, Any]] = [{"transcript_id": job.id, "status": job.status}]
-    file_name = (job.result or {}).get(REDACTED_AUDIO_FILE) if job.status == "completed" else None
+    done = job.status == TranscriptStatus.COMPLETED
+    file_name = (job.result or {}).get(REDACTED_AUDIO_FILE) if done else None
     base = job.params.get(BASE_URL_PARAM)
     if file_name and base:
         link = base + REDACTED_AUDIO_PATH.format(transcript_id=job.id, file_name=file_name)
@@ -209,7 +213,7 @@ def requeue_expired() -> int:
         expired = (
             db.execute(
                 select(Transcript)
-                .where(Transcript.status == "processing", Transcript.lease_expires_at < now)
+                .where(Transcript.status == TranscriptStatus.PROCESSING, Transcript.lease_expires_at < now)
                 .with_for_update(skip_locked=True)
             )
             .scalars()
@@ -219,24 +223,29 @@ def requeue_expired() -> int:
             job.lease_owner = None
             job.lease_expires_at = None
             if job.attempts >= MAX_ATTEMPTS:
-                job.status = "error"
+                job.status = TranscriptStatus.ERROR
                 job.error = errors.SERVER_ERROR
                 job.completed_at = now
                 _queue_webhook(db, job)
             else:
-                job.status = "queued"
+                job.status = TranscriptStatus.QUEUED
         return len(expired)
 
 
 def hand_back(owner: str, job_ids: list[str] | None = None) -> int:
     """On shutdown: return this worker's unfinished jobs to the queue at once (no lease wait)."""
     with session_scope(write_lock=True, pool=Pool.BACKGROUND) as db:
-        stmt = update(Transcript).where(Transcript.lease_owner == owner, Transcript.status == "processing")
+        stmt = update(Transcript).where(
+            Transcript.lease_owner == owner, Transcript.status == TranscriptStatus.PROCESSING
+        )
         if job_ids is not None:
             stmt = stmt.where(Transcript.id.in_(job_ids))
         res = db.execute(
             stmt.values(
-                status="queued", lease_owner=None, lease_expires_at=None, attempts=Transcript.attempts - 1
+                status=TranscriptStatus.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=Transcript.attempts - 1,
             )
         )
         return res.rowcount or 0

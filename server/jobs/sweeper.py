@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import utcnow
 from server.config import Settings
-from server.db.models import Transcript, Upload
+from server.db.models import Transcript, TranscriptStatus, Upload
 from server.db.session import session_scope
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def _expire_uploads(db: Session, ttl_hours: float) -> int:
     if ttl_hours <= 0:
         return 0
     needed = select(Transcript.upload_id).where(
-        Transcript.upload_id.is_not(None), Transcript.status.in_(("queued", "processing"))
+        Transcript.upload_id.is_not(None),
+        Transcript.status.in_((TranscriptStatus.QUEUED, TranscriptStatus.PROCESSING)),
     )
     cutoff = utcnow() - timedelta(hours=ttl_hours)
     old = db.execute(select(Upload).where(Upload.created_at < cutoff, Upload.id.not_in(needed))).scalars()

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from server.media.rate import SAMPLE_RATE
 from server.media.speech import quiet_cut
 
-SAMPLE_RATE = 16_000
 SEARCH_S = 30.0  # the cut is looked for in the last this-many seconds of a full window
 
 

@@ -15,6 +15,7 @@ import uuid
 
 from server import errors
 from server.config import Settings
+from server.db.models import TranscriptStatus
 from server.engine.base import Engine
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
@@ -121,7 +122,7 @@ class WorkerPool:
         """Fault `delay` (docs/faults.md): N extra seconds in `processing`, the heartbeat renewing the lease.
 
         Returns False when the pool halts meanwhile (the job is then left for `hand_back`)."""
-        delay = float((job.fault or {}).get("delay_s") or 0)
+        delay = (job.fault.delay_s if job.fault else None) or 0.0
         if delay <= 0 or not self._halt.wait(delay):
             return True
         with self._progress_lock:
@@ -159,6 +160,7 @@ class WorkerPool:
 def _observe(job: queue.ClaimedJob, fields: dict, elapsed: float) -> None:
     metrics.QUEUE_WAIT.observe(job.queued_s)
     metrics.PROCESSING.observe(elapsed)
-    metrics.JOBS_FINISHED.labels("completed" if "result" in fields else "error").inc()
+    finished = TranscriptStatus.COMPLETED if "result" in fields else TranscriptStatus.ERROR
+    metrics.JOBS_FINISHED.labels(finished).inc()
     if fields.get("audio_duration"):
         metrics.RTF.observe(elapsed / fields["audio_duration"])

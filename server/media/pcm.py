@@ -8,7 +8,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from server.engine.base import SAMPLE_RATE
+from server.media.rate import SAMPLE_RATE
 
 ENCODINGS = ("pcm_s16le", "pcm_mulaw")
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}

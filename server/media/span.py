@@ -15,8 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from server.media.decode import decode_blocks
+from server.media.rate import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 BLOCK_S = 30.0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-SAMPLE_RATE = 16000
+from server.media.rate import SAMPLE_RATE
 
 # Silero VAD's own defaults rather than faster-whisper's transcription defaults: those pad every
 # speech chunk by 400 ms and bridge pauses up to 2 s, which is right for cutting audio to transcribe

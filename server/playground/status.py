@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.clock import iso
-from server.db.models import Transcript
+from server.db.models import Transcript, TranscriptStatus
 from server.jobs.queue import processing_count
 from server.services.accounts import AccountRef
 
@@ -20,7 +20,7 @@ from server.services.accounts import AccountRef
 def active_streams(db: Session, account_id: str) -> int | None:
     """Open real-time sessions of the account, or None while this server has no stream registry."""
     try:
-        from server.services.streams import active_count
+        from server.services.stream_slots import active_count
     except ImportError:
         return None
     return active_count(db, account_id)
@@ -32,7 +32,7 @@ def _queued(db: Session, account_id: str) -> list[str]:
     return list(
         db.execute(
             select(Transcript.id)
-            .where(Transcript.account_id == account_id, Transcript.status == "queued")
+            .where(Transcript.account_id == account_id, Transcript.status == TranscriptStatus.QUEUED)
             .order_by(Transcript.created_at.asc(), Transcript.id.asc())
         )
         .scalars()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server import errors
-from server.db.models import Transcript
+from server.db.models import Transcript, TranscriptStatus
 from server.text.captions import to_srt, to_vtt
 from server.text.sentences import split_paragraphs, split_sentences
 from server.text.types import Word
@@ -21,7 +21,7 @@ from server.text.word_search import (
 
 def _words(t: Transcript) -> list[Word]:
     """Words of a completed transcript; a deleted one has none (CHOICE docs/compatibility.md#delete)."""
-    if t.status != "completed":
+    if t.status != TranscriptStatus.COMPLETED:
         raise errors.ApiError(400, errors.NOT_COMPLETED.format(status=t.status))
     if t.deleted_at is not None or not t.result:
         return []

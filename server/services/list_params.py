@@ -9,9 +9,10 @@ from datetime import date
 from typing import Any
 
 from server import errors
+from server.db.models import TranscriptStatus
 from server.errors import ApiError
 
-TRANSCRIPT_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "error")
+TRANSCRIPT_STATUSES: tuple[str, ...] = tuple(TranscriptStatus)
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _MAX_DIGITS = 18
 _MAX_DIGITS_VALUE = 10**_MAX_DIGITS

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.clock import utcnow
-from server.db.models import Transcript
+from server.db.models import Transcript, TranscriptStatus
 from server.jobs.result_keys import REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 from server.services.list_params import UUID_RE
 
@@ -40,10 +40,10 @@ def redacted_audio_state(t: Transcript) -> RedactedAudioState:
     """202 while the job runs; 400 (`RedactedAudioExpiredError` in the SDK) when there is none to give."""
     if not t.params.get("redact_pii_audio") or t.deleted_at is not None:
         raise errors.ApiError(400, errors.REDACTED_AUDIO_UNAVAILABLE)
-    if t.status in ("queued", "processing"):
+    if t.status in (TranscriptStatus.QUEUED, TranscriptStatus.PROCESSING):
         return RedactedAudioState(processing=True)
     name = _file_name(t)
-    if t.status != "completed" or name is None or _expired(t):
+    if t.status != TranscriptStatus.COMPLETED or name is None or _expired(t):
         raise errors.ApiError(400, errors.REDACTED_AUDIO_UNAVAILABLE)
     return RedactedAudioState(processing=False, file_name=name)
 

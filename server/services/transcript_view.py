@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.clock import iso
-from server.db.models import Transcript
+from server.db.models import Transcript, TranscriptStatus
 from server.services.transcript_params import echo_fields
 
 # Every property of OA `#/components/schemas/Transcript` (additionalProperties: false), in spec order.
@@ -130,9 +130,9 @@ def render_transcript(t: Transcript) -> dict[str, Any]:
     )
     if t.params.get("language_detection"):
         out["language_code"] = None  # CHOICE docs/compatibility.md#status: unknown until detected
-    if t.status == "completed" and t.result:
+    if t.status == TranscriptStatus.COMPLETED and t.result:
         out.update({k: v for k, v in t.result.items() if k in TRANSCRIPT_KEYS})
-    if t.status == "error":
+    if t.status == TranscriptStatus.ERROR:
         out["error"] = t.error or ""
     return _drop_unset(out)
 
@@ -157,7 +157,7 @@ def _render_deleted(t: Transcript) -> dict[str, Any]:
         acoustic_model="assemblyai_default",
         disfluencies=t.params.get("disfluencies", False),
     )
-    if t.status == "error":
+    if t.status == TranscriptStatus.ERROR:
         out["error"] = t.error or ""
     return _drop_unset(out)
 
@@ -170,5 +170,5 @@ def render_list_item(t: Transcript, base_url: str) -> dict[str, Any]:
         "created": iso(t.created_at),
         "completed": iso(t.completed_at),
         "audio_url": DELETED_URL if t.deleted_at else t.audio_url,
-        "error": t.error if t.status == "error" else None,
+        "error": t.error if t.status == TranscriptStatus.ERROR else None,
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.clock import utcnow
-from server.db.models import Transcript, Upload
+from server.db.models import Transcript, TranscriptStatus, Upload
 from server.jobs.queue import processing_count
 from server.jobs.result_keys import BASE_URL_PARAM
 from server.services.accounts import AccountRef
-from server.services.faults import job_fault
 from server.services.list_params import UUID_RE
 from server.services.redacted_audio import delete_redacted_audio
 from server.services.rendered_cache import FINISHED, dumps
@@ -32,29 +30,26 @@ def create_transcript(
     db: Session,
     account: AccountRef,
     params: dict[str, Any],
-    headers: Mapping[str, str] | None = None,
     base_url: str | None = None,
 ) -> Transcript:
     """Store a validated request as a `queued` job; the scheduler admits it when a slot is free.
 
-    `headers` only serve fault rules that match on a request header (docs/faults.md); `base_url` (the
-    server as the client reached it) is kept, never echoed, for the `redacted_audio_ready` webhook's URL.
+    `base_url` (the server as the client reached it) is kept, never echoed, for the `redacted_audio_ready`
+    webhook's URL. Injected faults are stamped by the caller (server/emulator/matching.py) in the same
+    transaction.
     """
     if base_url is not None:
         params = {**params, BASE_URL_PARAM: base_url}
     audio_url = params["audio_url"]
     upload = _own_upload(db, account, audio_url)
     throttled = True if processing_count(db, account.id) >= account.async_limit else None
-    fault, hold_until = job_fault(db, account.id, audio_url, headers, utcnow())
     t = Transcript(
         account_id=account.id,
-        status="queued",
+        status=TranscriptStatus.QUEUED,
         throttled=throttled,
         audio_url=audio_url,
         upload_id=upload.id if upload else None,
         params=params,
-        fault=fault,
-        hold_until=hold_until,
     )
     db.add(t)
     db.flush()
@@ -100,20 +95,21 @@ def transcript_json(db: Session, account: AccountRef, transcript_id: str) -> byt
     )
     if row is None or row.account_id != account.id:
         raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
-    finished = row.status in ("completed", "error")
+    finished = row.status in (TranscriptStatus.COMPLETED, TranscriptStatus.ERROR)
     stamp = (row.status, row.completed_at, row.deleted_at, row.webhook_status_code)
     if finished and (cached := FINISHED.get(transcript_id, stamp)) is not None:
         return cached
     t = get_transcript(db, account, transcript_id)
     body = dumps(render_transcript(t))
-    if t.status in ("completed", "error"):  # the stamp of the row as rendered (it may have moved on)
+    # the stamp of the row as rendered (it may have moved on)
+    if t.status in (TranscriptStatus.COMPLETED, TranscriptStatus.ERROR):
         FINISHED.put(transcript_id, (t.status, t.completed_at, t.deleted_at, t.webhook_status_code), body)
     return body
 
 
 def delete_transcript(db: Session, account: AccountRef, transcript_id: str, data_dir: Path) -> Transcript:
     t = get_transcript(db, account, transcript_id)
-    if t.status in ("queued", "processing"):
+    if t.status in (TranscriptStatus.QUEUED, TranscriptStatus.PROCESSING):
         raise errors.ApiError(400, errors.STILL_PROCESSING)
     if t.deleted_at is None:
         t.deleted_at = utcnow()
@@ -133,7 +129,7 @@ def list_transcripts(
     limit: int = query["limit"]
     stmt = select(Transcript).where(Transcript.account_id == account.id)
     if query.get("throttled_only"):
-        stmt = stmt.where(Transcript.throttled.is_(True), Transcript.status == "queued")
+        stmt = stmt.where(Transcript.throttled.is_(True), Transcript.status == TranscriptStatus.QUEUED)
     elif query.get("status"):
         stmt = stmt.where(Transcript.status == query["status"])
     if query.get("created_on"):

@@ -15,12 +15,15 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.config import Settings
 from server.db.session import session_scope
-from server.services import faults, streams
+from server.emulator.matching import stream_fault
+from server.services import stream_slots
 from server.services.accounts import api_key_from
 from server.streaming.close_codes import Close
 from server.streaming.protocol import Adapter, Refused
-from server.streaming.session import Decoder, SessionRunner, close
+from server.streaming.scheduler import DecodeScheduler
+from server.streaming.session import SessionRunner, close
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +34,35 @@ def _credential(ws: WebSocket) -> str | None:
     return api_key_from(ws.headers.get("authorization")) or ws.query_params.get("token") or None
 
 
-def _identify(credential: str) -> streams.Caller | None:
+def _identify(credential: str) -> stream_slots.Caller | None:
     with session_scope(write_lock=False) as db:
-        return streams.identify(db, credential)
+        return stream_slots.identify(db, credential)
 
 
 def _open(
-    caller: streams.Caller, adapter: Adapter, headers: dict[str, str]
+    caller: stream_slots.Caller, adapter: Adapter, headers: dict[str, str]
 ) -> tuple[str, tuple[Close, float] | None]:
     """Take the slot (and the token); also look up an injected close (and its delay) for this session."""
     with session_scope() as db:
-        session_id = streams.open_session(db, caller, adapter.name)
-        fault = faults.stream_fault(db, caller.account_id, headers)
+        session_id = stream_slots.open_session(db, caller, adapter.name)
+        fault = stream_fault(db, caller.account_id, headers)
     return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None
 
 
 def _heartbeat(session_id: str) -> Callable[[float], None]:
     def beat(audio_s: float) -> None:
         with session_scope() as db:
-            streams.heartbeat(db, session_id, audio_s)
+            stream_slots.heartbeat(db, session_id, audio_s)
 
     return beat
 
 
 def _release(session_id: str, audio_s: float) -> None:
     with session_scope() as db:
-        streams.close_session(db, session_id, audio_s)
+        stream_slots.close_session(db, session_id, audio_s)
 
 
-async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
-    settings = decoder.settings
+async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, settings: Settings) -> None:
     await ws.accept()
     try:
         caller = await _admit(ws, adapter)
@@ -69,10 +71,10 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
     except Refused as refused:
         await close(ws, refused.close, adapter)
         return
-    except streams.TooManyStreams:
+    except stream_slots.TooManyStreams:
         await close(ws, adapter.too_many_streams, adapter)
         return
-    except streams.TokenSpent:
+    except stream_slots.TokenSpent:
         await close(ws, adapter.invalid_auth, adapter)
         return
 
@@ -98,7 +100,7 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: Decoder) -> None:
         log.info("stream %s ended after %.1f s of audio", session_id, runner.audio_s)
 
 
-async def _admit(ws: WebSocket, adapter: Adapter) -> streams.Caller:
+async def _admit(ws: WebSocket, adapter: Adapter) -> stream_slots.Caller:
     credential = _credential(ws)
     if credential is None:
         raise Refused(adapter.missing_auth)

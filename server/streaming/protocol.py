@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from server.engine.streaming import Event, StreamWord, TurnConfig
+from server.engine.recognizer import Event, StreamWord, TurnConfig
 from server.streaming.close_codes import Close
 from server.text.formatting import strip_punctuation
 

@@ -8,7 +8,7 @@ entity one word `[PERSON_NAME]` spanning its words.
 
 from __future__ import annotations
 
-from server.engine.streaming import StreamWord
+from server.engine.recognizer import StreamWord
 from server.intelligence import pii
 from server.text.formatting import join_text
 from server.text.types import Word

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from server.clock import utcnow
-from server.engine.streaming import Event, Final, TurnConfig
+from server.engine.recognizer import Event, Final, TurnConfig
 from server.media.pcm import ENCODINGS, MAX_SAMPLE_RATE
 from server.streaming import close_codes as cc
 from server.streaming.protocol import (

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from server.engine.streaming import Event, Final, StreamWord, TurnConfig, end_confidence
+from server.engine.recognizer import Event, Final, StreamWord, TurnConfig, end_confidence
 from server.languages import to_whisper_language
 from server.media.pcm import ENCODINGS
 from server.speech_models import (

@@ -18,10 +18,11 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.engine.base import SAMPLE_RATE, AudioSource, EngineError, EngineWord, TranscribeOptions
+from server.engine.base import AudioSource, EngineError, EngineWord, TranscribeOptions
 from server.engine.segmenter import PauseSegmenter, Segment
 from server.media.incoming import AudioFormatError, IncomingAudio
-from server.streaming.session import Decoder
+from server.media.rate import SAMPLE_RATE
+from server.streaming.scheduler import DecodeScheduler
 from server.sync.config import DecodeHints, DictationConfig, SyncConfig, parse_config
 from server.sync.multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
 
@@ -84,7 +85,11 @@ class _Upload:
 
 
 async def transcribe_upload(
-    body: AsyncIterator[bytes], content_type: str | None, job: SyncJob, settings: Settings, decoder: Decoder
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    job: SyncJob,
+    settings: Settings,
+    decoder: DecodeScheduler,
 ) -> Transcription:
     """Read the multipart body, decode its audio and return the words; errors.Problem when anything is off."""
     events = MultipartEvents(boundary_of(content_type))
@@ -183,7 +188,7 @@ def _check_duration(samples: int, settings: Settings, *, final: bool) -> None:
         raise errors.problem(errors.SYNC_TOO_SHORT, ms=ms, min_ms=settings.sync_min_audio_ms)
 
 
-async def _language(decoder: Decoder, job: SyncJob, hints: DecodeHints) -> str | None:
+async def _language(decoder: DecodeScheduler, job: SyncJob, hints: DecodeHints) -> str | None:
     """The request's language; English-only models decode English and refuse anything else."""
     multilingual = await asyncio.to_thread(decoder.engine.can_transcribe, job.model, None)
     if multilingual:
@@ -215,14 +220,14 @@ def _options(
     )
 
 
-async def _run(decoder: Decoder, samples: np.ndarray, options: TranscribeOptions, name: str | None):
+async def _run(decoder: DecodeScheduler, samples: np.ndarray, options: TranscribeOptions, name: str | None):
     try:
         return await decoder.transcribe(samples, options, AudioSource(name=name))
     except EngineError as exc:
         raise errors.problem(errors.SYNC_INFERENCE_FAILED, problem=str(exc)) from None
 
 
-async def _decode_whole(upload: _Upload, decoder: Decoder) -> Transcription:
+async def _decode_whole(upload: _Upload, decoder: DecodeScheduler) -> Transcription:
     """The buffered path: the config and audio parts in any order, the clip decoded in one call."""
     hints = upload.hints or parse_config(b"", upload.job.config)
     audio = _incoming(hints, upload.audio_kind)
@@ -237,7 +242,7 @@ async def _decode_whole(upload: _Upload, decoder: Decoder) -> Transcription:
 class _LiveDecode:
     """Segments cut at pauses, decoded one after another on a task of their own while the body arrives."""
 
-    def __init__(self, decoder: Decoder, settings: Settings, job: SyncJob) -> None:
+    def __init__(self, decoder: DecodeScheduler, settings: Settings, job: SyncJob) -> None:
         self.decoder = decoder
         self.settings = settings
         self.job = job
@@ -329,7 +334,7 @@ def sync_body(t: Transcription, session_id: str, request_ms: float) -> dict[str,
     }
 
 
-async def warm(decoder: Decoder, model: str | None) -> None:
+async def warm(decoder: DecodeScheduler, model: str | None) -> None:
     """GET /v1/warm: load the model (and the VAD that cuts live uploads) so the next request finds them."""
     from server.engine import vad
 

@@ -7,17 +7,17 @@ Absent (404) unless `LOCALSCRIBE_ADMIN_TOKEN` is set; then every call needs `Aut
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.body import read_capped
-from server.api.deps import get_db, read_db
+from server.api.deps import ReadDb, SettingsDep, WriteDb
 from server.api.json_values import parse_json
-from server.config import Settings, get_settings
-from server.services import admin, faults
+from server.config import Settings
+from server.emulator import admin, rules
+from server.emulator.schema import parse_rule
 from server.services.accounts import api_key_from
 
 
@@ -27,7 +27,7 @@ def is_admin(request: Request, settings: Settings) -> bool:
     return bool(settings.admin_token) and secrets.compare_digest(given, settings.admin_token.encode())
 
 
-def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
+def require_admin(request: Request, settings: SettingsDep) -> None:
     if not settings.admin_token:
         raise errors.ApiError(404, errors.NOT_FOUND)
     if not is_admin(request, settings):
@@ -44,79 +44,79 @@ async def body(request: Request) -> Any:
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin)])
-Write = Depends(get_db, scope="function")  # committed before the answer leaves
+AdminBody = Annotated[Any, Depends(body)]
 
 
 @router.get("/accounts")
-def list_accounts(db: Session = Depends(read_db)) -> dict[str, Any]:
+def list_accounts(db: ReadDb) -> dict[str, Any]:
     return {"accounts": admin.list_accounts(db)}
 
 
 @router.post("/accounts", status_code=201)
 def create_account(
-    data: Any = Depends(body), db: Session = Write, settings: Settings = Depends(get_settings)
+    data: AdminBody, db: WriteDb, settings: SettingsDep
 ) -> dict[str, Any]:
     return admin.create_account(db, settings, data)
 
 
 @router.get("/accounts/{account_id}")
-def show_account(account_id: str, db: Session = Depends(read_db)) -> dict[str, Any]:
+def show_account(account_id: str, db: ReadDb) -> dict[str, Any]:
     return admin.show_account(db, account_id)
 
 
 @router.patch("/accounts/{account_id}")
 def update_account(
     account_id: str,
-    data: Any = Depends(body),
-    db: Session = Write,
-    settings: Settings = Depends(get_settings),
+    data: AdminBody,
+    db: WriteDb,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     return admin.update_account(db, settings, account_id, data)
 
 
 @router.delete("/accounts/{account_id}")
 def delete_account(
-    account_id: str, db: Session = Write, settings: Settings = Depends(get_settings)
+    account_id: str, db: WriteDb, settings: SettingsDep
 ) -> dict[str, Any]:
     return admin.delete_account(db, settings, account_id)
 
 
 @router.post("/accounts/{account_id}/keys", status_code=201)
-def add_key(account_id: str, data: Any = Depends(body), db: Session = Write) -> dict[str, Any]:
+def add_key(account_id: str, data: AdminBody, db: WriteDb) -> dict[str, Any]:
     return admin.add_key(db, account_id, data)
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(key_id: str, db: Session = Write) -> dict[str, Any]:
+def revoke_key(key_id: str, db: WriteDb) -> dict[str, Any]:
     return admin.revoke_key(db, key_id)
 
 
 @router.post("/reset")
-def reset(db: Session = Write, settings: Settings = Depends(get_settings)) -> dict[str, Any]:
+def reset(db: WriteDb, settings: SettingsDep) -> dict[str, Any]:
     return admin.reset(db, settings)
 
 
 @router.get("/faults")
-def list_faults(db: Session = Depends(read_db)) -> dict[str, Any]:
-    return {"faults": [faults.render_rule(r) for r in faults.list_rules(db)]}
+def list_faults(db: ReadDb) -> dict[str, Any]:
+    return {"faults": [rules.render_rule(r) for r in rules.list_rules(db)]}
 
 
 @router.post("/faults", status_code=201)
-def create_fault(data: Any = Depends(body), db: Session = Write) -> dict[str, Any]:
-    return faults.render_rule(faults.add_rule(db, faults.parse_rule(data)))
+def create_fault(data: AdminBody, db: WriteDb) -> dict[str, Any]:
+    return rules.render_rule(rules.add_rule(db, parse_rule(data)))
 
 
 @router.get("/faults/{rule_id}")
-def show_fault(rule_id: str, db: Session = Depends(read_db)) -> dict[str, Any]:
-    return faults.render_rule(faults.get_rule(db, rule_id))
+def show_fault(rule_id: str, db: ReadDb) -> dict[str, Any]:
+    return rules.render_rule(rules.get_rule(db, rule_id))
 
 
 @router.delete("/faults/{rule_id}")
-def delete_fault(rule_id: str, db: Session = Write) -> dict[str, Any]:
-    return faults.render_rule(faults.delete_rule(db, rule_id))
+def delete_fault(rule_id: str, db: WriteDb) -> dict[str, Any]:
+    return rules.render_rule(rules.delete_rule(db, rule_id))
 
 
 @router.delete("/faults")
-def delete_faults(source: str | None = None, db: Session = Write) -> dict[str, int]:
+def delete_faults(db: WriteDb, source: str | None = None) -> dict[str, int]:
     """All rules, or only those of one `source` (`api` or `file`)."""
-    return {"deleted": faults.delete_rules(db, source=source)}
+    return {"deleted": rules.delete_rules(db, source=source)}

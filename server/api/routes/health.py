@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from server.api.deps import SettingsDep
 from server.api.routes.admin import is_admin
-from server.config import Settings, get_settings
 from server.db.session import session_scope
 from server.jobs.metrics import render
 
@@ -36,7 +36,7 @@ def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request, settings: Settings = Depends(get_settings)) -> Response:
+def metrics(request: Request, settings: SettingsDep) -> Response:
     """Totals for anyone (a scraper usually sends no key); per-account series, which name account ids, only
     with `Authorization: Bearer <LOCALSCRIBE_ADMIN_TOKEN>`."""
     return Response(render(per_account=is_admin(request, settings)), media_type=CONTENT_TYPE_LATEST)

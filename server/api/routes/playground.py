@@ -10,14 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.db import run_db
-from server.api.deps import current_account
+from server.api.deps import AccountDep
 from server.db.models import Upload
 from server.db.session import session_scope
 from server.playground import STATIC_DIR, status
@@ -51,12 +51,12 @@ def _read(fn: Callable[..., T], *args: Any) -> T:
 
 
 @router.get("/playground/api/account")
-async def account_summary(request: Request, account: AccountRef = Depends(current_account)) -> dict:
+async def account_summary(request: Request, account: AccountDep) -> dict:
     return await run_db(request.scope, _read, status.account_summary, account)
 
 
 @router.get("/playground/api/jobs")
-async def jobs(request: Request, account: AccountRef = Depends(current_account)) -> dict[str, Any]:
+async def jobs(request: Request, account: AccountDep) -> dict[str, Any]:
     raw = request.query_params.get("ids")
     ids = [i for i in raw.split(",") if UUID_RE.match(i)] if raw else None
     try:
@@ -74,7 +74,7 @@ def _upload_path(db: Session, account: AccountRef, transcript_id: str) -> str | 
 
 @router.get("/playground/api/audio/{transcript_id}")
 async def audio(
-    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+    transcript_id: str, request: Request, account: AccountDep
 ) -> FileResponse:
     """The uploaded audio of one of the account's transcripts (an `upload_url` is not downloadable)."""
     path = await run_db(request.scope, _read, _upload_path, account, transcript_id)

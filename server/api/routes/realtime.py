@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 
-from server.api.body import json_body
 from server.api.db import run_db
-from server.api.deps import current_account
+from server.api.deps import AccountDep, JsonBody
 from server.api.routes import api_errors, query
 from server.db.session import session_scope
-from server.services import streams
-from server.services.accounts import AccountRef, api_key_from
+from server.services import stream_slots
+from server.services.accounts import api_key_from
 from server.streaming import gateway
 from server.streaming.v2 import V2Adapter
 from server.streaming.v3 import V3Adapter
@@ -23,7 +22,7 @@ router = APIRouter()
 def _issue(api_key: str, expires_in_s: int, max_session_s: int | None) -> str:
     """A token tied to the key that minted it (revoking the key revokes the token)."""
     with session_scope() as db:  # committed before the answer: the token works on the next request
-        return streams.issue_token(db, api_key, expires_in_s=expires_in_s, max_session_s=max_session_s)
+        return stream_slots.issue_token(db, api_key, expires_in_s=expires_in_s, max_session_s=max_session_s)
 
 
 def _minting_key(request: Request) -> str:
@@ -46,11 +45,11 @@ def _minting_key(request: Request) -> str:
 )
 async def create_v2_token(
     request: Request,
-    account: AccountRef = Depends(current_account),  # first: no body is read without a valid key
-    body: Any = Depends(json_body),
+    account: AccountDep,  # first: no body is read without a valid key
+    body: JsonBody,
 ) -> dict[str, Any]:
     """A single-use token for one `/v2/realtime/ws` session (docs/compatibility.md#tokens)."""
-    expires_in = streams.v2_token_lifetime(body)
+    expires_in = stream_slots.v2_token_lifetime(body)
     return {"token": await run_db(request.scope, _issue, _minting_key(request), expires_in, None)}
 
 
@@ -67,19 +66,19 @@ async def create_v2_token(
         ]
     },
 )
-async def create_v3_token(request: Request, account: AccountRef = Depends(current_account)) -> dict[str, Any]:
+async def create_v3_token(request: Request, account: AccountDep) -> dict[str, Any]:
     """A single-use token for one `/v3/ws` session; it must be used within `expires_in_seconds`."""
-    expires_in, max_session = streams.v3_token_lifetime(request.query_params)
+    expires_in, max_session = stream_slots.v3_token_lifetime(request.query_params)
     token = await run_db(request.scope, _issue, _minting_key(request), expires_in, max_session)
     return {"token": token, "expires_in_seconds": expires_in}
 
 
 @router.websocket("/v2/realtime/ws")
 async def realtime_v2(ws: WebSocket) -> None:
-    await gateway.serve(ws, V2Adapter(), ws.app.state.node.stream_decoder)
+    await gateway.serve(ws, V2Adapter(), ws.app.state.node.decode_scheduler, ws.app.state.settings)
 
 
 @router.websocket("/v3/ws")
 async def realtime_v3(ws: WebSocket) -> None:
     adapter = V3Adapter(ws.headers.get("assemblyai-version"))
-    await gateway.serve(ws, adapter, ws.app.state.node.stream_decoder)
+    await gateway.serve(ws, adapter, ws.app.state.node.decode_scheduler, ws.app.state.settings)

@@ -105,7 +105,7 @@ async def _serve(request: Request, *, live: bool, dictation: bool) -> JSONRespon
         job = sync.SyncJob(model=model, config=DictationConfig if dictation else SyncConfig, live=live)
         with node.sync_capacity.slot():
             result = await sync.transcribe_upload(
-                body.chunks(), request.headers.get("content-type"), job, settings, node.stream_decoder
+                body.chunks(), request.headers.get("content-type"), job, settings, node.decode_scheduler
             )
             decoded = time.perf_counter()
             session_id = str(uuid.uuid4())
@@ -140,7 +140,7 @@ async def _warm(request: Request, *, dictation: bool) -> JSONResponse:
             if dictation
             else _model(request, settings, required=False)
         )
-        await sync.warm(node.stream_decoder, model)
+        await sync.warm(node.decode_scheduler, model)
     except errors.Problem as problem:
         return problem_response(problem)
     return JSONResponse({})

@@ -9,21 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from server import errors
-from server.api.body import json_body
 from server.api.db import run_db
-from server.api.deps import base_url, current_account
+from server.api.deps import AccountDep, BaseUrlDep, JsonBody, SettingsDep
 from server.api.routes import api_errors, query
 from server.config import Settings
 from server.db.models import Transcript
 from server.db.session import session_scope
+from server.emulator.matching import stamp_job_fault
 from server.services import exports
 from server.services import transcripts as svc
 from server.services.accounts import AccountRef
-from server.services.list_params import validate_list_query
+from server.services.list_params import TRANSCRIPT_STATUSES, validate_list_query
 from server.services.redacted_audio import (
     media_type,
     redacted_audio_file,
@@ -46,7 +46,8 @@ def _create(
         known_speech_models=known_speech_models(settings),
     )
     with session_scope() as db:  # one short write transaction; rendering happens after the commit
-        t = svc.create_transcript(db, account, params, headers, base_url=base)
+        t = svc.create_transcript(db, account, params, base_url=base)
+        stamp_job_fault(db, t, headers)
     return render_transcript(t)
 
 
@@ -63,11 +64,11 @@ def _create(
 )
 async def create(
     request: Request,
-    account: AccountRef = Depends(current_account),  # first: a request without a key gets 401, never 400
-    body: Any = Depends(json_body),
+    account: AccountDep,  # first: a request without a key gets 401, never 400
+    body: JsonBody,
+    settings: SettingsDep,
+    base: BaseUrlDep,
 ) -> JSONResponse:
-    settings = request.app.state.settings
-    base = await base_url(request)
     rendered = await run_db(request.scope, _create, settings, account, body, dict(request.headers), base)
     request.app.state.node.wake()  # the row is committed: an idle worker here may take it at once
     return JSONResponse(rendered)
@@ -85,7 +86,7 @@ def _list(account: AccountRef, query: dict[str, Any], base: str) -> dict[str, An
     openapi_extra={
         "parameters": [
             query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}),
-            query("status", {"type": "string", "enum": ["queued", "processing", "completed", "error"]}),
+            query("status", {"type": "string", "enum": list(TRANSCRIPT_STATUSES)}),
             query("created_on", {"type": "string", "format": "date"}),
             query("before_id", {"type": "string", "format": "uuid"}),
             query("after_id", {"type": "string", "format": "uuid"}),
@@ -95,8 +96,8 @@ def _list(account: AccountRef, query: dict[str, Any], base: str) -> dict[str, An
 )
 async def list_(
     request: Request,
-    account: AccountRef = Depends(current_account),
-    base: str = Depends(base_url),
+    account: AccountDep,
+    base: BaseUrlDep,
 ) -> JSONResponse:
     params = validate_list_query(request.query_params)
     return JSONResponse(await run_db(request.scope, _list, account, params, base))
@@ -109,7 +110,7 @@ def _get_json(account: AccountRef, transcript_id: str) -> bytes:
 
 @router.get("/{transcript_id}", operation_id="getTranscript", summary="Get transcript")
 async def get(
-    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+    transcript_id: str, request: Request, account: AccountDep
 ) -> Response:
     body = await run_db(request.scope, _get_json, account, transcript_id)
     return Response(body, media_type="application/json")
@@ -123,9 +124,8 @@ def _delete(account: AccountRef, transcript_id: str, settings: Settings) -> dict
 
 @router.delete("/{transcript_id}", operation_id="deleteTranscript", summary="Delete transcript")
 async def delete(
-    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+    transcript_id: str, request: Request, account: AccountDep, settings: SettingsDep
 ) -> JSONResponse:
-    settings = request.app.state.settings
     return JSONResponse(await run_db(request.scope, _delete, account, transcript_id, settings))
 
 
@@ -148,7 +148,7 @@ async def _with_transcript(
     summary="Get sentences in transcript",
 )
 async def sentences(
-    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+    transcript_id: str, request: Request, account: AccountDep
 ) -> JSONResponse:
     return JSONResponse(await _with_transcript(request, account, transcript_id, exports.sentences))
 
@@ -159,7 +159,7 @@ async def sentences(
     summary="Get paragraphs in transcript",
 )
 async def paragraphs(
-    transcript_id: str, request: Request, account: AccountRef = Depends(current_account)
+    transcript_id: str, request: Request, account: AccountDep
 ) -> JSONResponse:
     return JSONResponse(await _with_transcript(request, account, transcript_id, exports.paragraphs))
 
@@ -183,7 +183,7 @@ async def paragraphs(
 async def word_search(
     transcript_id: str,
     request: Request,
-    account: AccountRef = Depends(current_account),
+    account: AccountDep,
 ) -> JSONResponse:
     raw = ",".join(request.query_params.getlist("words"))
 
@@ -206,8 +206,8 @@ async def word_search(
 async def redacted_audio(
     transcript_id: str,
     request: Request,
-    account: AccountRef = Depends(current_account),
-    base: str = Depends(base_url),
+    account: AccountDep,
+    base: BaseUrlDep,
 ) -> JSONResponse:
     state = await _with_transcript(request, account, transcript_id, redacted_audio_state)
     # docs/compatibility.md#redacted-audio: the SDK waits and asks again on 202
@@ -247,7 +247,7 @@ async def subtitles(
     transcript_id: str,
     subtitle_format: str,
     request: Request,
-    account: AccountRef = Depends(current_account),
+    account: AccountDep,
 ) -> PlainTextResponse:
     if subtitle_format not in ("srt", "vtt"):
         raise errors.ApiError(404, errors.NOT_FOUND)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from server import errors
 from server.api.db import run_db
-from server.api.deps import base_url, current_account
+from server.api.deps import AccountDep, BaseUrlDep, SettingsDep
 from server.api.routes import SPEC_ERRORS, api_errors
-from server.config import Settings
 from server.db.session import session_scope
-from server.services.accounts import AccountRef
 from server.services.uploads import receive_upload, record_upload
 
 router = APIRouter()
@@ -38,10 +36,10 @@ def _record(account_id: str, upload_id: str, path: Path, size: int) -> None:
 )
 async def upload(
     request: Request,
-    account: AccountRef = Depends(current_account),
-    base: str = Depends(base_url),
+    account: AccountDep,
+    base: BaseUrlDep,
+    settings: SettingsDep,
 ) -> dict[str, str]:
-    settings: Settings = request.app.state.settings
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
         raise errors.ApiError(413, errors.UPLOAD_TOO_LARGE.format(limit=settings.max_upload_bytes))

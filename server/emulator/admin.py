@@ -16,9 +16,9 @@ from server import errors
 from server.clock import iso, utcnow
 from server.config import Settings
 from server.db.models import Account, ApiKey, FaultRule, Transcript, Upload, WebhookDelivery
+from server.emulator.http_rules import HTTP_RULES
+from server.emulator.payloads import validated
 from server.services import accounts
-from server.services.faults import HTTP_RULES
-from server.services.payloads import validated
 from server.services.redacted_audio import delete_redacted_audio
 
 MAX_LIMIT = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
