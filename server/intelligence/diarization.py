@@ -47,7 +47,7 @@ MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this m
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)
 SWITCH_PENALTY = 0.6  # Viterbi cost of a speaker change between adjacent words (scores are cosines)
 SWITCH_PAUSE_MS = 600.0  # ...which halves for every this-many ms of pause between the two words
-RESEGMENT_PASSES = 1  # centroids re-estimated from the word turns this many times (more changed nothing)
+RESEGMENT_PASSES = 1  # centroids re-estimated from the word turns this many times (2 helped nowhere)
 # The API's default max_speakers_expected by audio length (docs/compatibility.md#transcript-params): (up to
 # this many s, max or None).
 DEFAULT_MAX_SPEAKERS: tuple[tuple[float, int | None], ...] = ((120.0, None), (600.0, 10), (float("inf"), 30))
