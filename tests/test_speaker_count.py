@@ -3,12 +3,20 @@ one speaker; two held-out voices stitched into a conversation are two)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from bench.speaker_count import HELD_OUT, pseudo_words, speech_spans, stitch
 from server.intelligence import diarization, speaker_count
 from server.media.decode import decode
 from tests.support.spec import AUDIO
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _groups(sizes: list[int], seed: int = 0) -> np.ndarray:
@@ -38,3 +46,31 @@ def test_two_held_out_voices_are_two_speakers() -> None:
     conv = stitch("t", "held_out", voices, np.random.default_rng(0))
     labels = diarization.diarize(conv.samples, conv.words)
     assert len(set(labels)) == 2
+
+
+def test_separation_measures_what_the_count_sees() -> None:
+    """bench/speaker_separation.py's diagnosis: for two well-apart voices the different-speaker distance
+    exceeds the same-speaker one, and the best 2-split finds the reference centroids."""
+    from bench.speaker_separation import Units, separation
+
+    x = _groups([12, 12], seed=3)
+    s = separation(Units(x, np.repeat([0, 1], 12)))
+    assert s["raw_different"] > 5 * s["raw_same"] and s["centred_different"] > s["centred_same"]
+    assert abs(s["reference_centroid_distance"] - s["split_centroid_distance"]) < 1e-6
+    one = separation(Units(_groups([24], seed=3), np.zeros(24, dtype=int)))
+    assert np.isnan(one["raw_different"]) and "reference_centroid_distance" not in one
+
+
+@pytest.mark.real
+def test_separation_benchmark_runs(tmp_path: Path) -> None:
+    """bench/speaker_separation.py end to end at its smallest (2 stitched conversations per group)."""
+    run = subprocess.run(
+        [sys.executable, "bench/speaker_separation.py", "--per-group", "2", "--plot", str(tmp_path / "a.png"),
+         "--json", "speaker_separation_test.json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((ROOT / "bench" / "results" / "speaker_separation_test.json").read_text())
+    assert result["jfk.flac"]["count_by_threshold"]["0.55"] == 1
+    assert set(result["held_out_count_accuracy"]) == set(result["jfk.flac"]["count_by_threshold"])
+    assert (tmp_path / "a.png").stat().st_size > 10_000

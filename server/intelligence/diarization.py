@@ -12,13 +12,16 @@ Method, in four steps, all on the decoded 16 kHz samples and the words' ms times
 4. Assign and smooth: each word scores its overlapping windows against the cluster centroids; a Viterbi
    pass over the words pays SWITCH_PENALTY for a change of speaker, less after a long pause, so a lone
    word in the middle of someone's sentence does not flip.
+5. Re-segment: each cluster's centroid is re-estimated from the windows under the words the first pass
+   gave it (purer than the ≈2 s units, which straddle short turns), and step 4 runs again.
 Speakers are named "A", "B", … in order of first appearance; utterances are the speaker turns.
 With `multichannel`, each channel is diarized on its own and the label is `{channel}{speaker}` ("1A"); a
 channel's count is estimated (a channel is usually one voice) and capped by `speakers_expected` or the max.
 
 Limits: this embedder separates speakers well once told how many there are (DER in docs/intelligence.md);
 the count is right on 93 % of held-out stitched conversations, but two similar voices on one telephone or
-meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`.
+meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`: their
+means are closer than one voice drifts over a few seconds (bench/speaker_separation.py).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this m
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)
 SWITCH_PENALTY = 0.6  # Viterbi cost of a speaker change between adjacent words (scores are cosines)
 SWITCH_PAUSE_MS = 600.0  # ...which halves for every this-many ms of pause between the two words
+RESEGMENT_PASSES = 1  # centroids re-estimated from the word turns this many times (2 helped nowhere)
 # The API's default max_speakers_expected by audio length (docs/compatibility.md#transcript-params): (up to
 # this many s, max or None).
 DEFAULT_MAX_SPEAKERS: tuple[tuple[float, int | None], ...] = ((120.0, None), (600.0, 10), (float("inf"), 30))
@@ -290,10 +294,44 @@ def diarize(
         return ["A"] * len(words)
     mean = x.mean(axis=0)
     centroids = _unit(np.stack([_unit(x[labels == c] - mean).mean(axis=0) for c in range(k)]))
-    window_scores = _unit(emb - mean) @ centroids.T  # (n_windows, k)
-    scores = np.stack([_word_score(w, window_scores, model.hop_s, model.window_s) for w in words])
+    centred = _unit(emb - mean)
     gaps = np.array([words[i + 1]["start"] - words[i]["end"] for i in range(len(words) - 1)], dtype=float)
-    return speaker_names(viterbi(scores, gaps).tolist())
+    path = np.zeros(0, dtype=int)
+    for attempt in range(RESEGMENT_PASSES + 1):
+        if attempt:  # re-segment: each voice's centroid from the windows its words now hold
+            owners = window_owners(words, path, len(emb), model.hop_s, model.window_s)
+            centroids = refined_centroids(centred, owners, centroids)
+        window_scores = centred @ centroids.T  # (n_windows, k)
+        scores = np.stack([_word_score(w, window_scores, model.hop_s, model.window_s) for w in words])
+        path = viterbi(scores, gaps)
+    return speaker_names(path.tolist())
+
+
+def window_owners(
+    words: list[Word], path: np.ndarray, n_windows: int, hop_s: float, window_s: float
+) -> np.ndarray:
+    """Each window's speaker: that of the word under the window's centre (-1 where no word is); a word
+    shorter than the hop still claims its nearest window."""
+    owners = np.full(n_windows, -1, dtype=int)
+    for w, speaker in zip(words, path.tolist(), strict=True):
+        first = max(0, int(np.ceil((w["start"] / 1000 - window_s / 2) / hop_s)))
+        last = int(np.floor((w["end"] / 1000 - window_s / 2) / hop_s))
+        owners[first : min(n_windows, max(last, first) + 1)] = speaker
+    return owners
+
+
+def refined_centroids(centred: np.ndarray, owners: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Unit means of each speaker's windows; a speaker left with fewer than 2 windows keeps its centroid.
+
+    The first centroids come from ≈2 s clustering units, which straddle speaker changes on short turns;
+    after one Viterbi pass the word-level turns are mostly right, so averaging the windows inside them
+    gives purer voices (on pyannote_dev00 with the count told, DER 0.40 → 0.28: docs/intelligence.md)."""
+    out = centroids.copy()
+    for c in range(len(centroids)):
+        mine = owners == c
+        if mine.sum() >= 2:
+            out[c] = _unit(centred[mine].mean(axis=0))
+    return out
 
 
 def _word_score(word: Word, window_scores: np.ndarray, hop_s: float, window_s: float) -> np.ndarray:

@@ -9,6 +9,8 @@ Calibration: both constants were chosen by a grid search on the TUNE half of `be
 (conversations stitched from six speakers' real recordings) and are reported on the HELD_OUT half (seven
 other speakers, never tuned on); numbers and the alternatives tried (eigengap on a pruned spectral
 affinity, silhouette of file-centred clusters, the Resemblyzer GE2E embedder) in docs/intelligence.md.
+Why no threshold (or other statistic of these embeddings) counts the two real RTTM clips right without
+also splitting jfk's one voice: bench/speaker_separation.py.
 """
 
 from __future__ import annotations
