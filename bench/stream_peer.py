@@ -359,7 +359,9 @@ def main() -> None:
         "--clips", type=int, default=len(CLIPS), help="the first N clips of stream_latency.py's set"
     )
     p.add_argument(
-        "--whisperlive-python", default=os.environ.get("WHISPERLIVE_PYTHON", "/work/wl-venv/bin/python")
+        "--whisperlive-python",
+        default=os.environ.get("WHISPERLIVE_PYTHON"),
+        help="python of a separate virtualenv with whisper-live installed (or WHISPERLIVE_PYTHON)",
     )
     p.add_argument("--silero-onnx", default=None, help="a local silero_vad.onnx (v5) for WhisperLive offline")
     p.add_argument("--report", action="store_true", help="only merge the chunks written so far: table, plot")
@@ -370,6 +372,8 @@ def main() -> None:
         for server in args.servers.split(","):
             if server not in SERVERS:
                 sys.exit(f"unknown server {server}; one of {SERVERS}")
+            if server.startswith("whisperlive") and not args.whisperlive_python:
+                sys.exit("WhisperLive needs --whisperlive-python (a virtualenv with whisper-live installed)")
             result = run_server(server, counts, args)
             result["load_average_after"] = os.getloadavg()
             chunk = RESULTS / f"{server}_clips{args.clips}_streams_{'-'.join(map(str, counts))}.json"
