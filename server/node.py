@@ -1,18 +1,38 @@
 """What one process runs besides HTTP: the engine, its worker pool (absent with `--no-workers`) and the
-decoder that live streams share (streams are served where their socket is, so every API process has one)."""
+decoder that live streams share (streams are served where their socket is, so every API process has one).
+
+The composition root below the app: the emulator's stand-ins (scripted results, recordings, injected stream
+closes: docs/testing.md, docs/faults.md) are handed to the jobs and the streams from here, as the small
+protocols those layers declare (server/jobs/stand_ins.py, server/streaming/stand_ins.py), so neither
+imports the emulator.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from server.config import Settings
+from server.emulator import scripts
+from server.emulator.matching import stream_fault
+from server.emulator.recordings import RecordingError, recorded_outcome
+from server.emulator.scripted import ScriptedRecognizer, scripted_engine, scripted_speakers
 from server.engine import build_engine
 from server.engine.base import Engine
+from server.jobs.errors import JobError
+from server.jobs.stand_ins import Script, Speakers
 from server.jobs.sweeper import sweep
 from server.jobs.worker import WorkerPool
+from server.streaming.close_codes import Close
 from server.streaming.scheduler import DecodeScheduler
+from server.streaming.stand_ins import SessionStandIns, StandInLookup
 from server.sync.transcribe import Capacity
+from server.transcript_request import TranscriptRequest
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +41,9 @@ class Node:
     def __init__(self, settings: Settings, *, workers: bool = True, streams: bool = True) -> None:
         self.settings = settings
         self.engine: Engine = build_engine(settings)  # models load on first use
-        self.pool = WorkerPool(settings, self.engine) if workers else None
+        self.pool = WorkerPool(settings, self.engine, EmulatorJobStandIns()) if workers else None
         self.decode_scheduler = DecodeScheduler(self.engine, settings)
+        self.session_stand_ins: StandInLookup = emulator_session_stand_ins  # the routes hand it to streams
         self.streams = streams  # this process serves WebSockets: preload the streaming model
         self._stopped = threading.Event()
         # docs/compatibility.md#sync-api
@@ -69,3 +90,33 @@ class Node:
     def engine_ready(self) -> bool:
         """An API-only node has no model to wait for."""
         return self.pool is None or self.engine.is_ready()
+
+
+class EmulatorJobStandIns:
+    """The emulator's stand-ins for one job (the pipeline's `JobStandIns`); a recording that fails ends the
+    job in `error` with its message."""
+
+    def engine(self, script: Script | None, engine: Engine) -> Engine:
+        return scripted_engine(script, engine)
+
+    def speakers(self, script: Script | None) -> Speakers | None:
+        return scripted_speakers(script)
+
+    def recorded(
+        self, request: TranscriptRequest, audio: Path, settings: Settings
+    ) -> tuple[dict[str, Any], int] | None:
+        try:
+            return recorded_outcome(request.to_json(), audio, settings)
+        except RecordingError as exc:
+            raise JobError(exc.message) from exc
+
+
+def emulator_session_stand_ins(db: Session, account_id: str, headers: Mapping[str, str]) -> SessionStandIns:
+    """What stands in for one new live session (the gateway's `StandInLookup`): an injected close and scripted
+    turns, each counting one firing of its rule."""
+    fault = stream_fault(db, account_id, headers)
+    turns = scripts.stream_turns(db, account_id, headers)
+    return SessionStandIns(
+        close=(Close(fault.code, fault.reason), fault.after_s) if fault else None,
+        recognizer=ScriptedRecognizer(turns) if turns is not None else None,  # type: ignore[arg-type]
+    )
