@@ -32,7 +32,9 @@ def build_engine(settings: Settings) -> Engine:
         device=settings.device,
         compute_type=settings.compute_type,
         cpu_threads=threads,
-        num_workers=max(settings.workers, settings.stream_decode_threads),  # calls that may run at once
+        # calls that may run at once: the async workers' and the streaming/sync decoder's, also when they
+        # use the same model (else a sync request waits for a whole async decode: bench/sync_latency.py)
+        num_workers=settings.workers + settings.stream_decode_threads,
         beam_size=settings.beam_size,
         batch_size=settings.batch_size,
         batch_min_s=settings.batch_min_s,
