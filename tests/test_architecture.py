@@ -52,8 +52,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
     # the emulator (fault rules, /admin, the faults file) and what test suites use (scripts, the request
     # journal, recordings): not part of the AssemblyAI API. The harness (`testing.py`, `pytest_plugin.py`)
-    # imports `api` lazily: it starts a whole server.
-    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "media", "services", "sync"}),
+    # imports `api` lazily: it starts a whole server. `streaming`: a recorded stream is relayed or replayed
+    # through a session's runner (stream_recordings.py).
+    "emulator": frozenset(
+        {"api", "clock", "config", "db", "engine", "errors", "media", "services", "streaming", "sync"}
+    ),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
     "node": frozenset({"config", "engine", "jobs", "streaming", "sync"}),

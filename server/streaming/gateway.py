@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.config import Settings
 from server.db.session import session_scope
-from server.emulator import scripts
+from server.emulator import scripts, stream_recordings
 from server.emulator.matching import stream_fault
 from server.emulator.scripted import ScriptedRecognizer
 from server.services import stream_slots
@@ -93,17 +93,24 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, setti
         max_lead_s=settings.stream_max_lead_s,
         heartbeat=_heartbeat(session_id),
     )
+    recorder = None
     if turns is not None:
         runner.recognizer = ScriptedRecognizer(turns)  # type: ignore[assignment]
+    elif adapter.is_v3:  # record or replay (docs/testing.md#record-and-replay); a scripted session never is
+        recorder = stream_recordings.attach(runner, ws, settings)
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
-        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
-        await runner.run(fault=fault)
+        if recorder is not None:  # record mode: the upstream answers, Begin included
+            await recorder.run()
+        else:
+            await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
+            await runner.run(fault=fault)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
     finally:
-        await asyncio.shield(asyncio.to_thread(_release, session_id, runner.audio_s))
-        log.info("stream %s ended after %.1f s of audio", session_id, runner.audio_s)
+        audio_s = (recorder or runner).audio_s
+        await asyncio.shield(asyncio.to_thread(_release, session_id, audio_s))
+        log.info("stream %s ended after %.1f s of audio", session_id, audio_s)
 
 
 async def _admit(ws: WebSocket, adapter: Adapter) -> stream_slots.Caller:
