@@ -42,7 +42,7 @@ from server.engine.base import EngineResult
 from server.engine.recognizer import DecodeRequest, Event, StreamRecognizer
 from server.media.pcm import BYTES_PER_SAMPLE
 from server.services.stream_slots import HEARTBEAT_EVERY_S
-from server.streaming.close_codes import Close
+from server.streaming.close_codes import V3_RECORDING
 from server.streaming.protocol import Ready, Refused
 from server.streaming.session import SessionRunner, close
 
@@ -52,7 +52,6 @@ FORMAT = 1
 KEY_AUDIO_MS = 1000  # the first second of audio picks the recording (docs/testing.md#record-and-replay)
 NOT_KEYED = frozenset({"token"})  # a credential, never a parameter
 OWN_MESSAGES = frozenset({"Begin", "Termination"})  # ids and times: the replaying session sends its own
-ERROR_CODE = 3005  # a miss or different audio (docs/testing.md#record-and-replay CHOICE)
 ABNORMAL = frozenset({1005, 1006, 1015})  # codes a close frame may not carry
 REAL_API = "api.assemblyai.com"
 REAL_STREAMING = "wss://streaming.assemblyai.com"
@@ -101,7 +100,7 @@ def read_stream_recording(path: Path) -> StreamRecording:
 
 
 def _refused(message: str) -> Refused:
-    return Refused(Close(ERROR_CODE, message))  # the whole message goes in the Error frame before the close
+    return Refused(V3_RECORDING.format(message=message))  # the whole message is in the Error frame
 
 
 class AudioTally:
@@ -341,7 +340,7 @@ class StreamRecorder:
 
     async def _fail(self, why: str) -> None:
         message = errors.RECORDING_UPSTREAM.format(problem=scrub(why, self.secrets))
-        await close(self.ws, Close(ERROR_CODE, message), self.runner.adapter)
+        await close(self.ws, V3_RECORDING.format(message=message), self.runner.adapter)
 
     async def _to_upstream(self, upstream: ClientConnection) -> None:
         while True:
