@@ -442,3 +442,31 @@ def test_a_replay_miss_hands_the_audio_so_far_to_the_engine(tmp_path: Path) -> N
     assert inner.samples == 0  # held until the key is known
     hear(replayer, other[16_000:])
     assert replayer.engine and inner.samples == 32_000  # all of it, the held part included
+
+
+def test_the_sdk_gets_the_recorded_turns_on_replay(stream_recorded) -> None:
+    from assemblyai.streaming.v3 import (
+        StreamingClient,
+        StreamingClientOptions,
+        StreamingEvents,
+        StreamingParameters,
+    )
+
+    from tests.test_streaming import JFK, chunks
+
+    _, recorded, replayer = stream_recorded
+    turns: list = []
+    problems: list = []
+    client = StreamingClient(
+        StreamingClientOptions(api_key=API_KEY, api_host=replayer.url.replace("http://", "ws://"))
+    )
+    client.on(StreamingEvents.Turn, lambda _, e: turns.append(e))
+    client.on(StreamingEvents.Error, lambda _, e: problems.append(e))
+    client.connect(StreamingParameters(sample_rate=16000, format_turns=True))
+    client.stream(iter(chunks(JFK)))
+    client.disconnect(terminate=True)
+    assert not problems
+    want = [m for m in recorded if m["type"] == "Turn"]
+    assert [(t.transcript, t.end_of_turn, t.turn_is_formatted) for t in turns] == [
+        (m["transcript"], m["end_of_turn"], m["turn_is_formatted"]) for m in want
+    ]

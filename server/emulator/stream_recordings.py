@@ -80,9 +80,13 @@ class StreamRecording(BaseModel):
 
 
 def stream_params(query: Mapping[str, str]) -> dict[str, str]:
-    """The session's query parameters, sorted, without credentials: what the upstream is sent, and half of a
-    recording's key."""
-    return {k: query[k] for k in sorted(query) if k not in NOT_KEYED}
+    """The session's query parameters, sorted, without credentials, booleans spelt one way (the Python SDK
+    sends `True`, others `true`): what the upstream is sent, and half of a recording's key."""
+    return {k: _canonical(query[k]) for k in sorted(query) if k not in NOT_KEYED}
+
+
+def _canonical(value: str) -> str:
+    return value.lower() if value.lower() in ("true", "false") else value
 
 
 def stream_recording_path(folder: Path, key_sha256: str, params: Mapping[str, str]) -> Path:
@@ -328,15 +332,15 @@ class StreamRecorder:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
             code, reason = upstream.close_code, upstream.close_reason
+        if self.terminated:  # before the client hears the close: a client that has it finds the file
+            await asyncio.to_thread(self._write)
+        else:
+            log.warning("stream not recorded: the upstream closed it with %s %s", code, reason)
         if code is None or code in ABNORMAL:  # the upstream vanished
             await close(self.ws, self.runner.adapter.server_error, self.runner.adapter)
         else:  # the upstream ended the session: the client learns how, as it was said (its Error frame too)
             with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
                 await self.ws.close(code=code, reason=reason or "")
-        if self.terminated:
-            await asyncio.to_thread(self._write)
-        else:
-            log.warning("stream not recorded: the upstream closed it with %s %s", code, reason)
 
     async def _fail(self, why: str) -> None:
         message = errors.RECORDING_UPSTREAM.format(problem=scrub(why, self.secrets))
