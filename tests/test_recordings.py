@@ -364,12 +364,8 @@ class FakeInner:
 def replayer_on(tmp_path: Path, audio: bytes, messages: list[tuple[int, dict]], **settings: str):
     """A ReplayRecognizer over one recording of `audio` (written by hand) and its fake inner recognizer."""
     from server.config import Settings
-    from server.emulator.stream_recordings import (
-        AudioTally,
-        ReplayRecognizer,
-        StreamRecording,
-        stream_recording_path,
-    )
+    from server.emulator.stream_recording_file import AudioTally, StreamRecording, stream_recording_path
+    from server.emulator.stream_replay import ReplayRecognizer
 
     params = {"sample_rate": "16000"}
     tally = AudioTally("pcm_s16le", 16000)

@@ -4,7 +4,7 @@
 window like any engine, so everything after the engine (text options, speaker turns, intelligence, exports,
 webhooks) runs as it would on real speech. `ScriptedRecognizer` replaces a streaming session's recognizer:
 each turn becomes final once the audio received passes its end; what was said so far is a partial. Its
-clock (`ClockedRecognizer`) also plays replayed streaming recordings (stream_recordings.py).
+clock (`ClockedRecognizer`) also plays replayed streaming recordings (stream_replay.py).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def scripted_engine(effect: dict[str, Any] | None, engine: Engine) -> Engine:
 class ClockedRecognizer:
     """A streaming recognizer that decodes nothing: what it sends is decided by the audio received so far
     (`heard_ms`) and the client's ForceEndpoint/Terminate. Scripted turns and replayed recordings
-    (stream_recordings.py) both stand in for the real recognizer this way."""
+    (stream_replay.py) both stand in for the real recognizer this way."""
 
     def __init__(self) -> None:
         self.total = 0  # samples received
