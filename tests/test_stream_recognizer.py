@@ -94,3 +94,36 @@ def test_silence_alone_never_opens_an_utterance() -> None:
     assert run(recognizer, np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
     assert not recognizer.has_speech
 
+
+
+def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int, chunk: int = 1600) -> list:
+    """As `run`, but each decode's result arrives `lag_chunks` chunks after it was asked for: a busy machine."""
+    events: list = []
+    pending = None  # (request, the chunk count at which its result arrives)
+    for n, i in enumerate(range(0, len(samples), chunk)):
+        recognizer.feed(samples[i : i + chunk])
+        while True:
+            if pending is not None and n >= pending[1]:
+                request, pending = pending[0], None
+                options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+                events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+            ready, request = recognizer.poll()
+            events += ready
+            if request is not None:
+                pending = (request, n + lag_chunks)
+            if pending is None or n < pending[1]:
+                break
+    return events
+
+
+def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
+    """A pause of max_silence_ms ends the turn in the audio's time, not the decoder's: a machine that returns
+    each decode a second late sends the same turns, later, instead of merging them into one."""
+    config = TurnConfig(min_silence_ms=300, max_silence_ms=300)
+    audio = with_silence(JFK, 3)
+    prompt = [[w.start for w in e.words] for e in run(StreamRecognizer(config), audio) if isinstance(e, Final)]
+    slow = run_slow(StreamRecognizer(config), audio, lag_chunks=10)
+    late = [[w.start for w in e.words] for e in slow if isinstance(e, Final)]
+    assert len(prompt) >= 2
+    assert [turn[0] for turn in late] == [turn[0] for turn in prompt]
+    assert sum(late, []) == sorted(set(sum(late, [])))  # no word twice

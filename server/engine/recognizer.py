@@ -9,13 +9,15 @@ loop) and hands the words back to `complete()`. The policy:
   A slow decode delays the next one: a busy machine decodes less often, never falls behind.
 - As soon as a short silence follows speech, the final decode of the utterance starts speculatively; if the
   silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped.
+- A pause of `max_silence_ms` ends the turn where it happened in the audio, however late the decoder gets to
+  it: a busy machine sends the final later, but never merges two turns (and so never grows its windows).
 - `end_of_turn_confidence` comes from the final text: a sentence that ends with terminal punctuation is a
   confident end of turn (v3 semantic end); otherwise the turn waits for the longer silence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -91,6 +93,22 @@ class DecodeRequest:
     forced: bool = False
     speech_end: int = 0  # the utterance's last speech sample when the request was made
     generation: int = 0
+    resume: int | None = None  # a turn cut at a pause: where the next turn's speech starts
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A pause long enough to end the turn, found by the VAD (sample positions from the session's start)."""
+
+    speech_end: int  # the turn's last speech sample
+    resume: int  # the next turn's first speech sample
+    speech_before: int  # speech samples of the utterance up to the pause
+    onset_prob: float  # the VAD's probability where speech resumed
+
+    @property
+    def decoded_to(self) -> int:
+        """Where the turn's final decode stops: the tail after its speech, never into the next turn."""
+        return min(self.speech_end + _samples(TAIL_MS), self.resume)
 
 
 @dataclass
@@ -134,6 +152,7 @@ class StreamRecognizer:
         self._inflight = False
         self._generation = 0
         self._forced = False
+        self._cuts: list[_Cut] = []  # long pauses inside the current utterance, oldest first
 
     # --- input ---------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
@@ -141,12 +160,15 @@ class StreamRecognizer:
         self.total += len(samples)
         on = self.config.vad_threshold
         off = max(0.01, on - 0.15)  # hysteresis, as faster-whisper's own VAD
+        cut_after = _samples(max(self.config.max_silence_ms, SPECULATE_MS))
         for prob in self._vad.feed(samples):
             start, end = self._vad_samples, self._vad_samples + FRAME
             self._vad_samples = end
-            self._in_speech = prob >= on or (self._in_speech and prob >= off)
+            was_speech, self._in_speech = self._in_speech, prob >= on or (self._in_speech and prob >= off)
             if not self._in_speech:
                 continue
+            if not was_speech and self._utt is not None and start - self._utt.speech_end >= cut_after:
+                self._cuts.append(_Cut(self._utt.speech_end, start, self._utt.speech_samples, float(prob)))
             if self._utt is None:
                 self._utt = _Utterance(start=start, speech_end=end, onset_prob=float(prob))
                 self._last_partial_at = start
@@ -174,6 +196,8 @@ class StreamRecognizer:
         if utt is None:
             self._forced = False
             return [], None
+        if self._cuts:
+            return self._poll_cut(utt)
         if not self.has_speech:
             if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
                 self._reset()  # a blip, not speech
@@ -205,6 +229,9 @@ class StreamRecognizer:
         utt = self._utt
         if utt is None or request.generation != self._generation:
             return []  # the utterance ended meanwhile (forced): this result is stale
+        speculated = request.final and bool(self._cuts) and request.speech_end == self._cuts[0].speech_end
+        if self._cuts and request.resume is None and not request.forced and not speculated:
+            return []  # decoded across a pause that ends the turn: the cut's final comes first
         found = [
             StreamWord(
                 w.text,
@@ -225,6 +252,9 @@ class StreamRecognizer:
                 samples=request.samples,
                 offset_ms=request.offset_ms,
             )
+            if request.resume is not None:
+                self._next_turn()
+                return [final]
             if request.forced:
                 self._reset(keep_from=request.speech_end)  # speech that arrived during the decode goes on
                 return [final]
@@ -233,6 +263,45 @@ class StreamRecognizer:
         return self._agree(utt, found)
 
     # --- helpers -------------------------------------------------------------------------------------
+    def _poll_cut(self, utt: _Utterance) -> tuple[list[Event], DecodeRequest | None]:
+        """The oldest long pause ends the turn before it: its final (the speculative one if it covers that
+        speech exactly, else a decode of the audio up to the pause), then the next turn starts after it."""
+        cut = self._cuts[0]
+        if cut.speech_before < _samples(MIN_SPEECH_MS):
+            self._next_turn()  # a blip before the pause, not a turn
+            return [], None
+        if utt.candidate is not None and utt.candidate[0] == cut.speech_end:
+            final = utt.candidate[1]
+            self._next_turn()
+            return [final], None
+        if self._inflight:
+            return [], None
+        start = max(self._base, utt.start - _samples(PREROLL_MS))
+        self._inflight = True
+        request = DecodeRequest(
+            samples=self._audio[start - self._base : cut.decoded_to - self._base],
+            offset_ms=int(start * 1000 / SAMPLE_RATE),
+            final=True,
+            speech_end=cut.speech_end,
+            generation=self._generation,
+            resume=cut.resume,
+        )
+        return [], request
+
+    def _next_turn(self) -> None:
+        """After a cut: the next turn starts where speech resumed, with the pre-roll the last final did not
+        use. A pending ForceEndpoint or Terminate still applies to it."""
+        cut = self._cuts.pop(0)
+        utt = self._utt
+        assert utt is not None
+        self._generation += 1
+        self._utt = _Utterance(start=cut.resume, speech_end=utt.speech_end, onset_prob=cut.onset_prob)
+        self._utt.speech_samples = utt.speech_samples - cut.speech_before
+        # later cuts count their speech from the new utterance's start
+        self._cuts = [replace(c, speech_before=c.speech_before - cut.speech_before) for c in self._cuts]
+        self._last_partial_at = cut.resume
+        self._trim(max(cut.decoded_to, cut.resume - _samples(PREROLL_MS)))
+
     def _agree(self, utt: _Utterance, hypothesis: list[StreamWord]) -> list[Event]:
         """LocalAgreement-2: extend the stable prefix by what this decode and the previous one share."""
         n = len(utt.committed)
@@ -268,6 +337,7 @@ class StreamRecognizer:
         next one there, without pre-roll: the final already holds the words before it."""
         self._generation += 1
         self._forced = False
+        self._cuts.clear()
         utt = self._utt
         if keep_from is not None and utt is not None and utt.speech_end > keep_from:
             self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end, onset_prob=utt.onset_prob)
