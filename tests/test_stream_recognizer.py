@@ -97,7 +97,8 @@ def test_silence_alone_never_opens_an_utterance() -> None:
 
 
 def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int, chunk: int = 1600) -> list:
-    """As `run`, but each decode's result arrives `lag_chunks` chunks after it was asked for: a busy machine."""
+    """As `run`, but each decode's result arrives `lag_chunks` chunks after it was asked for (a busy
+    machine)."""
     events: list = []
     pending = None  # (request, the chunk count at which its result arrives)
     for n, i in enumerate(range(0, len(samples), chunk)):
@@ -121,7 +122,8 @@ def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
     each decode a second late sends the same turns, later, instead of merging them into one."""
     config = TurnConfig(min_silence_ms=300, max_silence_ms=300)
     audio = with_silence(JFK, 3)
-    prompt = [[w.start for w in e.words] for e in run(StreamRecognizer(config), audio) if isinstance(e, Final)]
+    finals = [e for e in run(StreamRecognizer(config), audio) if isinstance(e, Final)]
+    prompt = [[w.start for w in e.words] for e in finals]
     slow = run_slow(StreamRecognizer(config), audio, lag_chunks=10)
     late = [[w.start for w in e.words] for e in slow if isinstance(e, Final)]
     assert len(prompt) >= 2
