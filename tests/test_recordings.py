@@ -366,6 +366,8 @@ def replayer_on(tmp_path: Path, audio: bytes, messages: list[tuple[int, dict]], 
     from server.config import Settings
     from server.emulator.stream_recording_file import AudioTally, StreamRecording, stream_recording_path
     from server.emulator.stream_replay import ReplayRecognizer
+    from server.streaming.close_codes import V3_RECORDING
+    from server.streaming.protocol import Ready, Refused
 
     params = {"sample_rate": "16000"}
     tally = AudioTally("pcm_s16le", 16000)
@@ -386,7 +388,13 @@ def replayer_on(tmp_path: Path, audio: bytes, messages: list[tuple[int, dict]], 
     inner = FakeInner()
     options = Settings(_env_file=None, recordings_mode="replay", recordings_dir=tmp_path, **settings)
     replayer = ReplayRecognizer(
-        inner, params, AudioTally("pcm_s16le", 16000), options, ending=lambda: ending[0]  # type: ignore[arg-type]
+        inner,  # type: ignore[arg-type]
+        params,
+        AudioTally("pcm_s16le", 16000),
+        options,
+        ending=lambda: ending[0],
+        as_is=Ready,  # what the node hands it (server/node.py)
+        refuse=lambda message: Refused(V3_RECORDING.format(message=message)),
     )
     return replayer, inner, ending
 

@@ -122,8 +122,8 @@ def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
     each decode a second late sends the same turns, later, instead of merging them into one."""
     config = TurnConfig(min_silence_ms=300, max_silence_ms=300)
     audio = with_silence(JFK, 3)
-    finals = [e for e in run(StreamRecognizer(config), audio) if isinstance(e, Final)]
-    prompt = [[w.start for w in e.words] for e in finals]
+    fast = run(StreamRecognizer(config), audio)
+    prompt = [[w.start for w in e.words] for e in fast if isinstance(e, Final)]
     slow = run_slow(StreamRecognizer(config), audio, lag_chunks=10)
     late = [[w.start for w in e.words] for e in slow if isinstance(e, Final)]
     assert len(prompt) >= 2

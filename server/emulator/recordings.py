@@ -51,7 +51,8 @@ POLL_S = 0.5
 
 
 class RecordingError(Exception):
-    """The job ends in `error` with this message (the pipeline turns it into its own job error)."""
+    """A recording cannot be used: the job ends in `error`, or the stream closes (3005), with this message
+    (the node turns it into the job's error or the session's close: server/node.py)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

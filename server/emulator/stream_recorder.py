@@ -2,7 +2,10 @@
 the upstream's `/v3/ws` (the same query, the upstream key from the settings, never the client's); the
 client's audio is hashed as it passes, and every message the upstream sends is relayed and kept with its
 audio position (ms of audio the upstream had been sent when it arrived). A session the upstream ends with
-`Termination` is written as one readable JSON file."""
+`Termination` is written as one readable JSON file.
+
+The session is streaming's, which the emulator does not import: the node (server/node.py) hands the recorder
+the session's audio tally, its heartbeat and how to close the client's socket after an Error message."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -30,14 +34,15 @@ from server.emulator.stream_recording_file import (
     write_stream_recording,
 )
 from server.services.stream_slots import HEARTBEAT_EVERY_S
-from server.streaming.close_codes import V3_RECORDING
-from server.streaming.session import SessionRunner, close
 
 log = logging.getLogger(__name__)
 
 ABNORMAL = frozenset({1005, 1006, 1015})  # codes a close frame may not carry
 REAL_API = "api.assemblyai.com"
 REAL_STREAMING = "wss://streaming.assemblyai.com"
+
+# closes the client's socket after an Error message: this recording's failure (3005), or None: the server's
+CloseClient = Callable[[str | None], Awaitable[None]]
 
 
 class StreamRecorder:
@@ -46,17 +51,21 @@ class StreamRecorder:
     def __init__(
         self,
         ws: WebSocket,
-        runner: SessionRunner,
         params: dict[str, str],
         settings: Settings,
         secrets: list[str],
+        *,
+        tally: AudioTally,
+        heartbeat: Callable[[float], object],
+        close_client: CloseClient,
     ) -> None:
         self.ws = ws
-        self.runner = runner
         self.params = params
         self.settings = settings
         self.secrets = [s for s in (settings.upstream_api_key, *secrets) if s]
-        self.tally = AudioTally(runner.stream.encoding, runner.stream.sample_rate)
+        self.tally = tally  # at the session's encoding and rate
+        self.heartbeat = heartbeat  # keeps the session's slot
+        self.close_client = close_client
         self.messages: list[RecordedMessage] = []
         self.terminated = False
 
@@ -94,14 +103,14 @@ class StreamRecorder:
         else:
             log.warning("stream not recorded: the upstream closed it with %s %s", code, reason)
         if code is None or code in ABNORMAL:  # the upstream vanished
-            await close(self.ws, self.runner.adapter.server_error, self.runner.adapter)
+            await self.close_client(None)
         else:  # the upstream ended the session: the client learns how, as it was said (its Error frame too)
             with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
                 await self.ws.close(code=code, reason=reason or "")
 
     async def _fail(self, why: str) -> None:
         message = errors.RECORDING_UPSTREAM.format(problem=scrub(why, self.secrets))
-        await close(self.ws, V3_RECORDING.format(message=message), self.runner.adapter)
+        await self.close_client(message)
 
     async def _to_upstream(self, upstream: ClientConnection) -> None:
         while True:
@@ -129,7 +138,7 @@ class StreamRecorder:
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
-            await asyncio.to_thread(self.runner.heartbeat, self.audio_s)
+            await asyncio.to_thread(self.heartbeat, self.audio_s)
 
     def _write(self) -> None:
         recording = StreamRecording(

@@ -19,10 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server import errors
 from server.emulator.payloads import problem
-from server.emulator.recordings import params_key
+from server.emulator.recordings import RecordingError, params_key
 from server.media.pcm import BYTES_PER_SAMPLE
-from server.streaming.close_codes import V3_RECORDING
-from server.streaming.protocol import Refused
 
 FORMAT = 1
 KEY_AUDIO_MS = 1000  # the first second of audio picks the recording
@@ -66,17 +64,13 @@ def stream_recording_path(folder: Path, key_sha256: str, params: Mapping[str, st
 
 
 def read_stream_recording(path: Path) -> StreamRecording:
-    """A recording file, or Refused naming the file and the field that is wrong."""
+    """A recording file, or RecordingError naming the file and the field that is wrong."""
     try:
         return StreamRecording.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        raise refused(errors.RECORDING_INVALID.format(path=path.name, problem=problem(exc))) from None
+        raise RecordingError(errors.RECORDING_INVALID.format(path=path.name, problem=problem(exc))) from None
     except OSError as exc:
-        raise refused(errors.RECORDING_INVALID.format(path=path.name, problem=exc.strerror)) from None
-
-
-def refused(message: str) -> Refused:
-    return Refused(V3_RECORDING.format(message=message))  # the whole message is in the Error frame
+        raise RecordingError(errors.RECORDING_INVALID.format(path=path.name, problem=exc.strerror)) from None
 
 
 class AudioTally:

@@ -1,5 +1,8 @@
 """Replay mode for v3 streaming sessions (docs/testing.md#streaming-sessions-v3): recorded messages played
-against the audio clock, as scripted turns are."""
+against the audio clock, as scripted turns are.
+
+The session it plays into is streaming's, which the emulator does not import: the node (server/node.py) hands
+the replay how that session sends a message as it is (`as_is`) and the error that closes it (`refuse`)."""
 
 from __future__ import annotations
 
@@ -11,18 +14,16 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.emulator.recordings import params_key
+from server.emulator.recordings import RecordingError, params_key
 from server.emulator.scripted import ClockedRecognizer
 from server.emulator.stream_recording_file import (
     AudioTally,
     StreamRecording,
     read_stream_recording,
-    refused,
     stream_recording_path,
 )
 from server.engine.base import EngineResult
 from server.engine.recognizer import DecodeRequest, Event, StreamRecognizer
-from server.streaming.protocol import Ready
 
 OWN_MESSAGES = frozenset({"Begin", "Termination"})  # ids and times: the replaying session sends its own
 
@@ -40,6 +41,9 @@ class ReplayRecognizer(ClockedRecognizer):
         tally: AudioTally,
         settings: Settings,
         ending: Callable[[], bool],
+        *,
+        as_is: Callable[[dict[str, Any]], Any],
+        refuse: Callable[[str], Exception],
     ) -> None:
         super().__init__()
         self.inner = inner
@@ -47,6 +51,8 @@ class ReplayRecognizer(ClockedRecognizer):
         self.tally = tally
         self.settings = settings
         self.ending = ending
+        self.as_is = as_is  # a recorded message as the session's event that sends it unchanged
+        self.refuse = refuse  # the error, raised, that closes the session with this message (3005)
         self.recording: StreamRecording | None = None
         self.path: Path | None = None
         self.engine = False  # a miss fell through to the engine
@@ -100,7 +106,7 @@ class ReplayRecognizer(ClockedRecognizer):
         heard = self.heard_ms
         messages = self.recording.messages
         while self._next < len(messages) and messages[self._next].audio_ms <= heard:
-            events.append(Ready(messages[self._next].message))
+            events.append(self.as_is(messages[self._next].message))
             self._next += 1
         return events, None
 
@@ -112,13 +118,16 @@ class ReplayRecognizer(ClockedRecognizer):
         key = self.tally.key_sha256()
         path = stream_recording_path(self.settings.recordings_dir, key, self.params)
         if path.is_file():
-            recording = read_stream_recording(path)
+            try:
+                recording = read_stream_recording(path)
+            except RecordingError as exc:
+                raise self.refuse(exc.message) from None
             recording.messages = [m for m in recording.messages if m.message.get("type") not in OWN_MESSAGES]
             self.recording, self.path = recording, path
             self._pending.clear()
             return
         if self.settings.replay_miss != "engine":
-            raise refused(
+            raise self.refuse(
                 errors.STREAM_RECORDING_MISSING.format(
                     sha256=key, key=params_key(dict(self.params)), folder=self.settings.recordings_dir
                 )
@@ -145,5 +154,5 @@ class ReplayRecognizer(ClockedRecognizer):
         elif got < want and ended:
             why = f"the session ended after {got} of its {want} bytes of audio"
         if why is not None:
-            raise refused(errors.STREAM_RECORDING_DIFFERS.format(path=self.path.name, problem=why))
+            raise self.refuse(errors.STREAM_RECORDING_DIFFERS.format(path=self.path.name, problem=why))
         self._verified = got == want

@@ -229,9 +229,6 @@ class StreamRecognizer:
         utt = self._utt
         if utt is None or request.generation != self._generation:
             return []  # the utterance ended meanwhile (forced): this result is stale
-        speculated = request.final and bool(self._cuts) and request.speech_end == self._cuts[0].speech_end
-        if self._cuts and request.resume is None and not request.forced and not speculated:
-            return []  # decoded across a pause that ends the turn: the cut's final comes first
         found = [
             StreamWord(
                 w.text,
@@ -260,6 +257,8 @@ class StreamRecognizer:
                 return [final]
             utt.candidate = (request.speech_end, final)
             return []
+        if self._cuts:  # decoded across a pause that ends the turn: the words after it belong to the next
+            found = [w for w in found if w.start * SAMPLE_RATE < self._cuts[0].resume * 1000]
         return self._agree(utt, found)
 
     # --- helpers -------------------------------------------------------------------------------------
