@@ -28,6 +28,8 @@ from server.media.rate import SAMPLE_RATE
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode
 SPECULATE_MS = 150  # silence after which the final decode starts
+PARTIAL_SILENCE_MS = 64  # no partial decode starts once this much silence follows speech: the final is near,
+# and a partial in flight would hold it back (one decode per session at a time)
 MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance
 MAX_UTTERANCE_MS = 20_000  # a monologue without pauses is cut here (whisper's window is 30 s)
 CONFIDENT_END = 0.85
@@ -217,8 +219,8 @@ class StreamRecognizer:
         too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
         if not ready and (self._forced or too_long or silence_ms >= SPECULATE_MS):
             return [], self._request(final=True, forced=self._forced or too_long)
-        since = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE
-        if self.config.partials and silence_ms < SPECULATE_MS and since >= self.config.partial_interval_ms:
+        due = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE >= self.config.partial_interval_ms
+        if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due:
             self._last_partial_at = self.total
             return [], self._request(final=False)
         return [], None
