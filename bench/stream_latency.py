@@ -266,15 +266,15 @@ def main() -> None:
     print(f"{len(clips)} clips, {audio_s:.1f} s per stream; direct batch WER {batch_wer:.3f}", flush=True)
 
     points = []
-    with running_server(
-        log_name="stream_latency",
-        LOCALSCRIBE_ENGINE="whisper",
-        LOCALSCRIBE_STREAM_MODEL=args.model,
-        LOCALSCRIBE_STREAM_MODEL_MULTILINGUAL=args.model,
-        LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
-        LOCALSCRIBE_WORKERS="1",
-        **dict(item.split("=", 1) for item in args.server_env),
-    ) as server:
+    settings = {
+        "LOCALSCRIBE_ENGINE": "whisper",
+        "LOCALSCRIBE_STREAM_MODEL": args.model,
+        "LOCALSCRIBE_STREAM_MODEL_MULTILINGUAL": args.model,
+        "LOCALSCRIBE_MODELS_DIR": str(Path(__file__).resolve().parents[1] / "models"),
+        "LOCALSCRIBE_WORKERS": "1",
+    }
+    settings.update(item.split("=", 1) for item in args.server_env)
+    with running_server(log_name="stream_latency", **settings) as server:
         url = server.url.replace("http://", "ws://") + "/v3/ws?sample_rate=16000"
         url += f"&speech_model={args.speech_model}"
         url += f"&{FRAMEWORK_QUERY}" if pro else ""

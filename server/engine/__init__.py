@@ -32,7 +32,7 @@ def build_engine(settings: Settings) -> Engine:
         device=settings.device,
         compute_type=settings.compute_type,
         cpu_threads=threads,
-        num_workers=settings.workers,
+        num_workers=max(settings.workers, settings.stream_decode_threads),  # calls that may run at once
         beam_size=settings.beam_size,
         batch_size=settings.batch_size,
         batch_min_s=settings.batch_min_s,
