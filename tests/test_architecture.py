@@ -53,7 +53,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "sync": frozenset({"config", "engine", "errors", "languages", "media", "multipart"}),
     # the emulator (fault rules, /admin, the faults file) and what test suites use (scripts, the request
     # journal, recordings): not part of the AssemblyAI API. The harness (`testing.py`, `pytest_plugin.py`)
-    # imports `api` lazily: it starts a whole server.
+    # imports `api` lazily: it starts a whole server. Streaming record and replay reach a session only
+    # through the node (server/node.py): the emulator never imports streaming.
     "emulator": frozenset(
         {"api", "clock", "config", "db", "engine", "errors", "media", "multipart", "services"}
     ),

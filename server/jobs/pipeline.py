@@ -32,7 +32,7 @@ from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
-from server.jobs.result_keys import REDACTED_AUDIO_FILE
+from server.jobs.result_keys import RECORDED_EXPORTS, REDACTED_AUDIO_FILE
 from server.jobs.stand_ins import EngineAlone, JobStandIns, Speakers
 from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
@@ -74,8 +74,9 @@ def run_job(
     try:
         # record or replay mode (docs/testing.md#record-and-replay); a scripted job is never recorded
         recorded = None if script else stand_ins.recorded(job.request, path, settings)
-        if recorded is not None:
-            return JobOutcome(*recorded)
+        if recorded is not None:  # its exports are served as recorded, not made again from its words
+            result = {**recorded.result, RECORDED_EXPORTS: recorded.exports}
+            return JobOutcome(result, recorded.audio_duration)
         return _transcribe_file(path, job, engine, settings, progress, stand_ins.speakers(script))
     except MediaError as exc:
         raise JobError(str(exc)) from exc

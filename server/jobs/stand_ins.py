@@ -7,6 +7,7 @@ engine alone (a unit test of the pipeline).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,16 @@ Script = dict[str, Any]  # a scripted result's JSON effect, as stamped on the jo
 Speakers = list[tuple[int, int, str]]  # (start ms, end ms, speaker)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A job's outcome from a recording: its result and length, and the exports served as they were recorded
+    (docs/testing.md#record-and-replay), not made again from its words."""
+
+    result: dict[str, Any]
+    audio_duration: int
+    exports: dict[str, Any]
+
+
 class JobStandIns(Protocol):
     def engine(self, script: Script | None, engine: Engine) -> Engine:
         """The engine the job runs with: the node's, or a script standing in for it."""
@@ -27,10 +38,8 @@ class JobStandIns(Protocol):
         """Who speaks when, where the script says so (diarization then labels words from it)."""
         ...
 
-    def recorded(
-        self, request: TranscriptRequest, audio: Path, settings: Settings
-    ) -> tuple[dict[str, Any], int] | None:
-        """(result, audio_duration) from a recording; None: transcribe. A recording that fails the job
+    def recorded(self, request: TranscriptRequest, audio: Path, settings: Settings) -> Recorded | None:
+        """The outcome from a recording; None: transcribe. A recording that fails the job
         raises JobError (server/jobs/errors.py)."""
         ...
 
@@ -44,7 +53,5 @@ class EngineAlone:
     def speakers(self, script: Script | None) -> Speakers | None:
         return None
 
-    def recorded(
-        self, request: TranscriptRequest, audio: Path, settings: Settings
-    ) -> tuple[dict[str, Any], int] | None:
+    def recorded(self, request: TranscriptRequest, audio: Path, settings: Settings) -> Recorded | None:
         return None

@@ -42,7 +42,7 @@ def _open(
     caller: stream_slots.Caller, adapter: Adapter, headers: dict[str, str], stand_ins: StandInLookup
 ) -> tuple[str, SessionStandIns]:
     """Take the slot (and the token); also look up what stands in for this session: an injected close (and
-    its delay), scripted turns (docs/testing.md#scripted-results)."""
+    its delay), scripted turns (docs/testing.md#scripted-results), a recording's set-up (record or replay)."""
     with session_scope() as db:
         session_id = stream_slots.open_session(db, caller, adapter.name)
         return session_id, stand_ins(db, caller.account_id, headers)
@@ -90,17 +90,24 @@ async def serve(
         max_lead_s=settings.stream_max_lead_s,
         heartbeat=_heartbeat(session_id),
     )
+    relay = None
     if standing_in.recognizer is not None:
         runner.recognizer = standing_in.recognizer
+    elif adapter.is_v3 and standing_in.recording is not None:  # a scripted session is never recorded
+        relay = standing_in.recording(runner, ws)  # record or replay (docs/testing.md#record-and-replay)
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
-        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
-        await runner.run(fault=standing_in.close)
+        if relay is not None:  # record mode: the upstream answers, Begin included
+            await relay.run()
+        else:
+            await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
+            await runner.run(fault=standing_in.close)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
     finally:
-        await asyncio.shield(asyncio.to_thread(_release, session_id, runner.audio_s))
-        log.info("stream %s ended after %.1f s of audio", session_id, runner.audio_s)
+        audio_s = (relay or runner).audio_s
+        await asyncio.shield(asyncio.to_thread(_release, session_id, audio_s))
+        log.info("stream %s ended after %.1f s of audio", session_id, audio_s)
 
 
 async def _admit(ws: WebSocket, adapter: Adapter) -> stream_slots.Caller:
