@@ -18,7 +18,9 @@ JFK = decode(AUDIO / "jfk.flac")
 ENGINE = MockEngine(text="one two three four five six seven eight nine ten")
 
 
-def run(recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None) -> list:  # noqa: E501
+def run(
+    recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None
+) -> list:  # noqa: E501
     """Feed `samples` chunk by chunk, decoding synchronously whenever the recognizer asks; all events."""
     events: list = []
     for i in range(0, len(samples), chunk):
@@ -95,7 +97,6 @@ def test_silence_alone_never_opens_an_utterance() -> None:
     assert not recognizer.has_speech
 
 
-
 def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int, chunk: int = 1600) -> list:
     """As `run`, but each decode's result arrives `lag_chunks` chunks after it was asked for (a busy
     machine)."""
@@ -114,6 +115,10 @@ def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int,
                 pending = (request, n + lag_chunks)
             if pending is None or n < pending[1]:
                 break
+    if pending is not None:  # the decode in flight when the audio ends comes back later
+        request = pending[0]
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
     return events
 
 
@@ -129,3 +134,22 @@ def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
     assert len(prompt) >= 2
     assert [turn[0] for turn in late] == [turn[0] for turn in prompt]
     assert sum(late, []) == sorted(set(sum(late, [])))  # no word twice
+
+
+@pytest.mark.parametrize("lag_chunks", [0, 3, 10])
+def test_terminate_after_pauses_finishes_every_turn(lag_chunks: int) -> None:
+    """Terminate right after speech, on a machine whose decodes come back late: the pauses before it have
+    queued turn ends (some with their speculative final ready); the session's decode loop (poll, decode, poll
+    again, else wait for audio) must finish them all without waiting for audio that will never come."""
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    finals = [e for e in run_slow(recognizer, JFK, lag_chunks) if isinstance(e, Final)]
+    recognizer.force_end()
+    for _ in range(100):
+        events, request = recognizer.poll()
+        finals += [e for e in events if isinstance(e, Final)]
+        if request is None:
+            break  # the session would now wait for audio
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        finals += [e for e in recognizer.complete(request, ENGINE.transcribe(request.samples, options))]
+    assert not recognizer.has_speech and not recognizer.busy
+    assert len(finals) >= 2 and finals[-1].words[-1].end > 9000

@@ -270,11 +270,12 @@ class StreamRecognizer:
         cut = self._cuts[0]
         if cut.speech_before < _samples(MIN_SPEECH_MS):
             self._next_turn()  # a blip before the pause, not a turn
-            return [], None
+            return self.poll()
         if utt.candidate is not None and utt.candidate[0] == cut.speech_end:
             final = utt.candidate[1]
             self._next_turn()
-            return [final], None
+            events, request = self.poll()  # the next turn may be due too (a Terminate that came meanwhile)
+            return [final, *events], request
         if self._inflight:
             return [], None
         start = max(self._base, utt.start - _samples(PREROLL_MS))
