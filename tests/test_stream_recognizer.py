@@ -153,3 +153,34 @@ def test_terminate_after_pauses_finishes_every_turn(lag_chunks: int) -> None:
         finals += [e for e in recognizer.complete(request, ENGINE.transcribe(request.samples, options))]
     assert not recognizer.has_speech and not recognizer.busy
     assert len(finals) >= 2 and finals[-1].words[-1].end > 9000
+
+
+def test_terminate_when_the_speculative_final_of_a_pause_comes_back_after_speech_resumed() -> None:
+    """The final guessed at a pause returns only after speech has resumed, then Terminate: that final ends
+    its turn, and the speech after the pause must still be decoded (no waiting for audio that never comes)."""
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    held = None
+    for part in (JFK[: 2 * SAMPLE_RATE], pause, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]):
+        for i in range(0, len(part), 800):
+            recognizer.feed(part[i : i + 800])
+            if held is not None:
+                continue
+            _, request = recognizer.poll()
+            if request is None:
+                continue
+            if request.final:
+                held = request  # its decode takes long
+            else:
+                recognizer.complete(
+                    request,
+                    ENGINE.transcribe(request.samples, TranscribeOptions(offset_s=request.offset_ms / 1000)),
+                )  # noqa: E501
+    assert held is not None
+    recognizer.complete(
+        held, ENGINE.transcribe(held.samples, TranscribeOptions(offset_s=held.offset_ms / 1000))
+    )
+    recognizer.force_end()
+    events, request = recognizer.poll()
+    assert [type(e) for e in events] == [Final]
+    assert request is not None and request.final  # the speech after the pause is decoded next
