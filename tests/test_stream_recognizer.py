@@ -125,7 +125,7 @@ def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int,
 def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
     """A pause of max_silence_ms ends the turn in the audio's time, not the decoder's: a machine that returns
     each decode a second late sends the same turns, later, instead of merging them into one."""
-    config = TurnConfig(min_silence_ms=300, max_silence_ms=300)
+    config = TurnConfig(min_silence_ms=600, max_silence_ms=600)
     audio = with_silence(JFK, 3)
     fast = run(StreamRecognizer(config), audio)
     prompt = [[w.start for w in e.words] for e in fast if isinstance(e, Final)]
@@ -159,7 +159,7 @@ def test_terminate_when_the_speculative_final_of_a_pause_comes_back_after_speech
     """The final guessed at a pause returns only after speech has resumed, then Terminate: that final ends
     its turn, and the speech after the pause must still be decoded (no waiting for audio that never comes)."""
     recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
-    pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
     held = None
     for part in (JFK[: 2 * SAMPLE_RATE], pause, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]):
         for i in range(0, len(part), 800):
