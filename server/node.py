@@ -47,7 +47,11 @@ class Node:
         self.settings = settings
         self.engine: Engine = build_engine(settings)  # models load on first use
         self.pool = WorkerPool(settings, self.engine, EmulatorJobStandIns()) if workers else None
-        self.decode_scheduler = DecodeScheduler(self.engine, settings)
+        # live decodes (streams, Sync API) get models of their own: on a model shared with the async jobs,
+        # CTranslate2 would run a live decode only between a job's calls (7.8 s instead of 0.54 s for a 5 s
+        # sync request on base, bench/sync_latency.py); its own workers on one model slow every call instead
+        live = build_engine(settings, concurrent_calls=settings.stream_decode_threads)
+        self.decode_scheduler = DecodeScheduler(live, settings)
         # the routes hand it to the streams
         self.session_stand_ins: StandInLookup = EmulatorSessionStandIns(settings)
         self.streams = streams  # this process serves WebSockets: preload the streaming model
@@ -59,11 +63,12 @@ class Node:
         if self.pool is not None:
             self.pool.start()
         # Load models in the background so the first job or stream does not pay for them.
-        models = [self.settings.model] if self.pool is not None else []
+        jobs = [(self.engine, self.settings.model)] if self.pool is not None else []
         # streams: the English model and the multilingual one behind Universal-3 Pro (the frameworks' default)
+        live = self.decode_scheduler.engine
         if self.streams:
-            models += [self.settings.stream_model, self.settings.stream_model_multilingual]
-        threading.Thread(target=self._warm_up, args=(models,), name="warm-up", daemon=True).start()
+            jobs += [(live, self.settings.stream_model), (live, self.settings.stream_model_multilingual)]
+        threading.Thread(target=self._warm_up, args=(jobs,), name="warm-up", daemon=True).start()
         threading.Thread(target=self._sweep_files, name="sweeper", daemon=True).start()
 
     def _sweep_files(self) -> None:
@@ -74,9 +79,11 @@ class Node:
             except Exception:
                 log.exception("sweeping files failed")
 
-    def _warm_up(self, models: list[str]) -> None:
-        load = getattr(self.engine, "load", None)
-        for model in models if load is not None else []:
+    def _warm_up(self, models: list[tuple[Engine, str]]) -> None:
+        for engine, model in models:
+            load = getattr(engine, "load", None)
+            if load is None:
+                continue
             try:
                 load(model)
             except Exception:

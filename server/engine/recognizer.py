@@ -9,9 +9,9 @@ loop) and hands the words back to `complete()`. The policy:
   A slow decode delays the next one: a busy machine decodes less often, never falls behind.
 - As soon as a short silence follows speech, the final decode of the utterance starts speculatively; if the
   silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped.
-- A pause of `max_silence_ms` (at least `CUT_FLOOR_MS`) ends the turn where it happened in the audio, however
+- A pause of `max_silence_ms` (at least `SPECULATE_MS`) ends the turn where it happened in the audio, however
   late the decoder gets to it: a busy machine sends the final later, but never merges two turns (and so never
-  grows its windows). Shorter pauses end a turn only when their speculative final is back before speech resumes.
+  grows its windows).
 - `end_of_turn_confidence` comes from the final text: a sentence that ends with terminal punctuation is a
   confident end of turn (v3 semantic end); otherwise the turn waits for the longer silence.
 """
@@ -29,8 +29,6 @@ from server.media.rate import SAMPLE_RATE
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode
 SPECULATE_MS = 150  # silence after which the final decode starts
-CUT_FLOOR_MS = 500  # the shortest pause that ends a turn whatever the decoder's speed: shorter turns cost
-# whisper its context (Universal-3 Pro's 100 ms turns measured 3x the batch WER in German)
 PARTIAL_SILENCE_MS = 64  # no partial decode starts once this much silence follows speech: the final is near,
 # and a partial in flight would hold it back (one decode per session at a time)
 MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance
@@ -165,7 +163,7 @@ class StreamRecognizer:
         self.total += len(samples)
         on = self.config.vad_threshold
         off = max(0.01, on - 0.15)  # hysteresis, as faster-whisper's own VAD
-        cut_after = _samples(max(self.config.max_silence_ms, CUT_FLOOR_MS))
+        cut_after = _samples(max(self.config.max_silence_ms, SPECULATE_MS))
         for prob in self._vad.feed(samples):
             start, end = self._vad_samples, self._vad_samples + FRAME
             self._vad_samples = end
