@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 class Node:
     def __init__(self, settings: Settings, *, workers: bool = True, streams: bool = True) -> None:
         self.settings = settings
-        self.engine: Engine = build_engine(settings)  # models load on first use
+        # models load on first use; the async jobs' decoding yields the CPU to live decodes (a person waits)
+        self.engine: Engine = build_engine(settings, nice=settings.job_decode_nice)
         self.pool = WorkerPool(settings, self.engine, EmulatorJobStandIns()) if workers else None
         # live decodes (streams, Sync API) get models of their own: on a model shared with the async jobs,
         # CTranslate2 would run a live decode only between a job's calls (7.8 s instead of 0.54 s for a 5 s

@@ -6,9 +6,9 @@ from server.config import Settings
 from server.engine.base import Engine
 
 
-def build_engine(settings: Settings, *, concurrent_calls: int | None = None) -> Engine:
+def build_engine(settings: Settings, *, concurrent_calls: int | None = None, nice: int = 0) -> Engine:
     """An engine with models of its own; `concurrent_calls` (default: the async workers) is how many
-    transcribe calls CTranslate2 may run at once on one model."""
+    transcribe calls CTranslate2 may run at once on one model, `nice` the priority of its decoding threads."""
     if settings.engine == "mock":
         from server.engine.mock import MockEngine
 
@@ -40,4 +40,5 @@ def build_engine(settings: Settings, *, concurrent_calls: int | None = None) -> 
         batch_size=settings.batch_size,
         batch_min_s=settings.batch_min_s,
         allow_downloads=settings.allow_model_downloads,
+        nice=nice,
     )

@@ -292,8 +292,8 @@ class StreamRecognizer:
         return [], request
 
     def _next_turn(self) -> None:
-        """After a cut: the next turn starts where speech resumed, with the pre-roll the last final did not
-        use. A pending ForceEndpoint or Terminate still applies to it."""
+        """After a cut: the next turn starts where speech resumed, with up to `PREROLL_MS` of the pause before
+        it. A pending ForceEndpoint or Terminate still applies to it."""
         cut = self._cuts.pop(0)
         utt = self._utt
         assert utt is not None
@@ -303,7 +303,9 @@ class StreamRecognizer:
         # later cuts count their speech from the new utterance's start
         self._cuts = [replace(c, speech_before=c.speech_before - cut.speech_before) for c in self._cuts]
         self._last_partial_at = cut.resume
-        self._trim(max(cut.decoded_to, cut.resume - _samples(PREROLL_MS)))
+        # the pre-roll may reach back into the pause the last final also decoded: silence in both, and without
+        # it a short pause would clip the onset Silero notices late
+        self._trim(max(cut.speech_end, cut.resume - _samples(PREROLL_MS)))
 
     def _agree(self, utt: _Utterance, hypothesis: list[StreamWord]) -> list[Event]:
         """LocalAgreement-2: extend the stable prefix by what this decode and the previous one share."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,18 +42,21 @@ def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
     return device, compute_type
 
 
-def build_off_thread(build: Callable[[], T]) -> T:
+def build_off_thread(build: Callable[[], T], nice: int = 0) -> T:
     """Build a model on a short-lived thread.
 
     Measured (bench/async_rtf.py --server-model): a CTranslate2 model built on a long-lived thread that
     later runs other work leaves that process about 2x slower for good (extra OpenMP threads stay bound to
-    it); built on a thread that ends at once, decoding runs at full speed.
+    it); built on a thread that ends at once, decoding runs at full speed. The threads CTranslate2 starts
+    there inherit that thread's `nice`: a model built with a positive one yields the CPU to other models.
     """
     box: list[T] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)  # this thread only (Linux)
             box.append(build())
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
@@ -81,6 +85,7 @@ class WhisperEngine:
         allow_downloads: bool = False,
         batch_size: int = BATCH_SIZE,
         batch_min_s: float | None = None,
+        nice: int = 0,
     ) -> None:
         self.default_model = default_model
         self.allow_downloads = allow_downloads  # else local files only: no Hub download at a request's wish
@@ -91,6 +96,7 @@ class WhisperEngine:
         self.beam_size = beam_size
         self.batch_size = batch_size  # VAD chunks decoded together; 1 turns batched decoding off
         self.batch_min_s = BATCH_MIN_S[self.device] if batch_min_s is None else batch_min_s
+        self.nice = nice  # of the threads that decode (background work yields to live decodes)
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -110,7 +116,8 @@ class WhisperEngine:
                         cpu_threads=self.cpu_threads,
                         num_workers=self.num_workers,
                         local_files_only=not self.allow_downloads,
-                    )
+                    ),
+                    self.nice,
                 )
             return self._models[name]
 
