@@ -76,17 +76,22 @@ def pool_bounds(settings: Settings, pool: Pool) -> tuple[int, int]:
     return settings.workers + 2, 2  # a connection per job thread, the upkeep thread and the webhook sender
 
 
+_ENGINES: dict[tuple[str, int, int], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 _bound: Settings | None = None
+# The bound settings' engines by pool: `sqlalchemy_url` resolves the data dir on disk (a realpath, several
+# system calls), which was 6 % of a cached GET's samples when every session looked its engine up by it.
+_bound_engines: dict[Pool, Engine] = {}
 
 
 def bind(settings: Settings) -> None:
     """Sessions of this process use the database `settings` name (last bound wins)."""
     global _bound
-    _bound = settings
-
-
-_ENGINES: dict[tuple[str, int, int], Engine] = {}
-_ENGINES_LOCK = threading.Lock()
+    with _ENGINES_LOCK:
+        _bound = settings
+        _bound_engines.clear()
 
 
 def engine_for(settings: Settings, pool: Pool = Pool.API) -> Engine:
@@ -99,9 +104,17 @@ def engine_for(settings: Settings, pool: Pool = Pool.API) -> Engine:
 
 
 def get_engine(pool: Pool = Pool.API) -> Engine:
-    if _bound is None:
+    engine = _bound_engines.get(pool)
+    if engine is not None:
+        return engine
+    bound = _bound
+    if bound is None:
         raise RuntimeError("no database: call server.db.session.bind(settings) first")
-    return engine_for(_bound, pool)
+    engine = engine_for(bound, pool)
+    with _ENGINES_LOCK:
+        if bound is _bound:  # not re-bound meanwhile
+            _bound_engines[pool] = engine
+    return engine
 
 
 @lru_cache
@@ -152,6 +165,7 @@ def startup_lock(settings: Settings) -> Iterator[None]:
 def dispose(settings: Settings) -> None:
     """Close the connections of `settings`' database (an app built in a test, at its end)."""
     with _ENGINES_LOCK:
+        _bound_engines.clear()
         for pool in Pool:
             engine = _ENGINES.pop((settings.sqlalchemy_url, *pool_bounds(settings, pool)), None)
             if engine is not None:
