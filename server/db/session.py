@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -140,6 +141,28 @@ def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator
         return
     with factory() as session, session.begin():
         yield session
+
+
+def read_row(sql: str, *params: object) -> tuple[Any, ...] | None:
+    """The first row of one SELECT, straight through the driver on an API-pool connection: no session, no
+    transaction around it (a single statement is its own snapshot on both databases), no SQLAlchemy
+    statement machinery. For the hottest reads only (a poll's stamp, issue 19): values come back as the
+    driver gives them (SQLite: datetimes as text). `sql` uses `?` placeholders."""
+    engine = get_engine()
+    sqlite = engine.dialect.name == "sqlite"
+    fairy = engine.raw_connection()
+    try:
+        driver = fairy.driver_connection
+        if not sqlite:
+            driver.autocommit = True  # no BEGIN before the SELECT, no ROLLBACK when the pool takes it back
+        try:
+            cursor = driver.execute(sql if sqlite else sql.replace("?", "%s"), params)
+            return cursor.fetchone()  # type: ignore[no-any-return]
+        finally:
+            if not sqlite:
+                driver.autocommit = False
+    finally:
+        fairy.close()
 
 
 @contextmanager

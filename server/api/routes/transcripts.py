@@ -106,8 +106,12 @@ async def list_(
 
 
 def transcript_body(account: AccountRef, transcript_id: str) -> bytes:
-    """The Transcript object's JSON: one short read (server/api/transcript_poll.py answers most polls with
-    it without this route)."""
+    """The Transcript object's JSON: a finished one unchanged since its last poll from one read of five
+    columns, any other from one short read transaction. server/api/transcript_poll.py answers most polls
+    with it without this route."""
+    cached = svc.cached_transcript_json(account, transcript_id)
+    if cached is not None:
+        return cached
     with session_scope(write_lock=False) as db:
         return svc.transcript_json(db, account, transcript_id)
 
