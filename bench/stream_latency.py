@@ -243,6 +243,13 @@ def main() -> None:
     p.add_argument("--streams", default="1,2,3,4")
     p.add_argument("--speech-model", default="universal-streaming-english")
     p.add_argument("--language", default="en", choices=["en", "de"])
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LOCALSCRIBE_X=V",
+        help="a setting for the server under test (repeatable), e.g. LOCALSCRIBE_STREAM_DECODE_THREADS=2",
+    )
     add_quiet_args(p)
     args = p.parse_args()
     quiet_timeout = args.quiet_timeout if args.quiet_timeout is not None else (2.0 if args.quick else 300.0)
@@ -259,14 +266,15 @@ def main() -> None:
     print(f"{len(clips)} clips, {audio_s:.1f} s per stream; direct batch WER {batch_wer:.3f}", flush=True)
 
     points = []
-    with running_server(
-        log_name="stream_latency",
-        LOCALSCRIBE_ENGINE="whisper",
-        LOCALSCRIBE_STREAM_MODEL=args.model,
-        LOCALSCRIBE_STREAM_MODEL_MULTILINGUAL=args.model,
-        LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
-        LOCALSCRIBE_WORKERS="1",
-    ) as server:
+    settings = {
+        "LOCALSCRIBE_ENGINE": "whisper",
+        "LOCALSCRIBE_STREAM_MODEL": args.model,
+        "LOCALSCRIBE_STREAM_MODEL_MULTILINGUAL": args.model,
+        "LOCALSCRIBE_MODELS_DIR": str(Path(__file__).resolve().parents[1] / "models"),
+        "LOCALSCRIBE_WORKERS": "1",
+    }
+    settings.update(item.split("=", 1) for item in args.server_env)
+    with running_server(log_name="stream_latency", **settings) as server:
         url = server.url.replace("http://", "ws://") + "/v3/ws?sample_rate=16000"
         url += f"&speech_model={args.speech_model}"
         url += f"&{FRAMEWORK_QUERY}" if pro else ""
@@ -294,8 +302,17 @@ def main() -> None:
     print_table(
         f"streaming {args.speech_model} on {args.model}, {args.language}: latency (ms) and WER "
         f"(batch WER {batch_wer:.3f}; load average before {load_before[0]:.2f})",
-        ["streams", "words", "partial p50", "partial p95", "final p50", "final p95", "WER", "real time",
-         "CPU used by others"],
+        [
+            "streams",
+            "words",
+            "partial p50",
+            "partial p95",
+            "final p50",
+            "final p95",
+            "WER",
+            "real time",
+            "CPU used by others",
+        ],
         rows,
     )
     one = points[0]

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     recordings_mode: Literal["off", "record", "replay"] = "off"
     recordings_dir: Path = Path("./recordings")
     upstream_url: str = "https://api.assemblyai.com"
+    # where record mode streams (`/v3/ws`); unset: `upstream_url` as ws(s)://, wss://streaming.assemblyai.com
+    # for the real API
+    upstream_streaming_url: str | None = None
     upstream_api_key: str | None = None  # the key sent upstream; never written to a recording
     replay_miss: Literal["error", "engine"] = "error"
 

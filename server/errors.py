@@ -95,6 +95,11 @@ RECORDING_MISSING = (
     "with LOCALSCRIBE_RECORDINGS_MODE=record, or set LOCALSCRIBE_REPLAY_MISS=engine"
 )
 RECORDING_INVALID = "Recording {path}: {problem}"
+STREAM_RECORDING_MISSING = (
+    "No recording for this stream (first second of audio sha256 {sha256}) and these parameters (key {key}) "
+    "in {folder}; record it with LOCALSCRIBE_RECORDINGS_MODE=record, or set LOCALSCRIBE_REPLAY_MISS=engine"
+)
+STREAM_RECORDING_DIFFERS = "This stream's audio is not the audio of recording {path}: {problem}"
 RECORDING_UPSTREAM = "Recording failed: the upstream server answered {problem}"
 KEY_EXISTS = "That API key is already in use"
 INVALID_ADMIN_FIELD = "{field}: {problem}"

@@ -28,6 +28,7 @@ class TranscriptRequest:
     format_text: bool = True
     disfluencies: bool = False
     filter_profanity: bool = False
+    custom_spelling: list[dict[str, Any]] | None = None
     multichannel: bool = False
     dual_channel: bool | None = None
     speaker_labels: bool = False
@@ -35,7 +36,6 @@ class TranscriptRequest:
     speaker_options: dict[str, Any] | None = None
     audio_start_from: int | None = None
     audio_end_at: int | None = None
-    custom_spelling: list[dict[str, Any]] | None = None
     keyterms_prompt: list[str] | None = None
     keyterms_prompt_options: dict[str, Any] | None = None
     prompt: str | None = None
@@ -48,6 +48,8 @@ class TranscriptRequest:
     content_safety: bool = False
     content_safety_confidence: int = 50  # never echoed; the worker needs a concrete threshold
     iab_categories: bool = False
+    custom_topics: bool = False
+    topics: list[str] = field(default_factory=list)
     sentiment_analysis: bool = False
     entity_detection: bool = False
     auto_chapters: bool = False
@@ -66,8 +68,6 @@ class TranscriptRequest:
     webhook_url: str | None = None
     webhook_auth_header_name: str | None = None
     webhook_auth_header_value: str | None = None  # a secret: never echoed
-    custom_topics: bool = False
-    topics: list[str] = field(default_factory=list)
     speed_boost: bool = False
     webhook_auth: bool = False  # derived: a webhook auth header was given
     base_url: str | None = None  # ours, never echoed: for the `redacted_audio_ready` webhook's URL

@@ -29,6 +29,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "data_dir": frozenset({"config"}),  # the data directory's permissions
     "http_guard": frozenset(),  # header and body deadlines under uvicorn
     "transcript_request": frozenset(),  # the validated request, typed: jobs and intelligence read it
+    "multipart": frozenset({"errors"}),  # a multipart body read as it arrives: Sync and the request journal
     # pure layers: no HTTP, no SQL
     "text": frozenset(),
     "engine": frozenset({"config", "media"}),  # media: the one SAMPLE_RATE
@@ -38,25 +39,29 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "db": frozenset({"clock", "config", "transcript_request"}),
     "jobs": frozenset(
         {"clock", "config", "db", "engine", "errors", "intelligence", "languages", "media", "text"}
-        | {"transcript_request", "emulator"}  # emulator: a scripted engine, recordings (docs/testing.md)
+        | {"transcript_request"}
     ),
     "speech_models": frozenset({"config", "engine"}),
-    # what a request means, and the streaming sessions
+    # what a request means, and the streaming sessions (they own their socket as a route does: above services)
     "services": frozenset(
         {"clock", "config", "db", "errors", "jobs", "languages", "text", "transcript_request"}
     ),
     "streaming": frozenset(
         {"clock", "config", "db", "engine", "errors", "languages", "media", "services", "speech_models"}
-        | {"emulator", "intelligence", "text"}
+        | {"intelligence", "text"}
     ),
-    "sync": frozenset({"config", "engine", "errors", "languages", "media", "streaming"}),
+    "sync": frozenset({"config", "engine", "errors", "languages", "media", "multipart"}),
     # the emulator (fault rules, /admin, the faults file) and what test suites use (scripts, the request
     # journal, recordings): not part of the AssemblyAI API. The harness (`testing.py`, `pytest_plugin.py`)
-    # imports `api` lazily: it starts a whole server.
-    "emulator": frozenset({"api", "clock", "config", "db", "engine", "errors", "media", "services", "sync"}),
+    # imports `api` lazily: it starts a whole server. Streaming record and replay reach a session only
+    # through the node (server/node.py): the emulator never imports streaming.
+    "emulator": frozenset(
+        {"api", "clock", "config", "db", "engine", "errors", "media", "multipart", "services"}
+    ),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
-    "node": frozenset({"config", "engine", "jobs", "streaming", "sync"}),
+    # node: also the composition root of the emulator's stand-ins for jobs and streams
+    "node": frozenset({"config", "emulator", "engine", "jobs", "streaming", "sync", "transcript_request"}),
     "api": frozenset(
         {
             "clock",
@@ -82,6 +87,12 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 # The HTTP layer never touches the engine or the media and text code: it goes through services.
 assert not MAY_IMPORT["api"] & {"engine", "media", "text", "intelligence"}
+# No sideways imports between the emulator, the jobs, the streams and Sync: the emulator's stand-ins reach
+# jobs and streams through the protocols those declare (`stand_ins.py`), handed down by the node; Sync gets
+# the decode scheduler as a `Decoder`; the multipart reader is a shared leaf.
+assert not {"emulator", "streaming", "sync"} & (MAY_IMPORT["jobs"] | MAY_IMPORT["sync"])
+assert not {"emulator", "jobs", "sync"} & MAY_IMPORT["streaming"]
+assert not {"jobs", "streaming", "sync"} & MAY_IMPORT["emulator"]
 
 PURE = ("engine", "media", "text", "intelligence")
 WEB_OR_SQL = frozenset({"fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "alembic", "psycopg"})

@@ -24,6 +24,7 @@ from server.jobs import queue
 from server.jobs.errors import JobError
 from server.jobs.job_fault import JobFault
 from server.jobs.pipeline import run_job
+from server.node import EmulatorJobStandIns
 from server.services.accounts import AccountRef, create_account
 from server.services.transcripts import create_transcript
 from server.streaming.scheduler import DecodeScheduler
@@ -137,6 +138,31 @@ def test_an_injected_error_fault_ends_the_job(settings: Settings) -> None:
     request = TranscriptRequest(audio_url=URL, speech_models=["universal-2"], language_code="en_us")
     with pytest.raises(JobError, match="boom"):
         run_job(_job(settings, request, JobFault(error="boom")), build_engine(settings), settings)
+
+
+def test_a_script_stands_in_for_the_engine_only_through_the_nodes_stand_ins(settings: Settings) -> None:
+    """The pipeline never imports the emulator: a scripted result reaches it as the node's `JobStandIns`."""
+    script = {
+        "type": "result",
+        "utterances": [
+            {"text": "hello there", "start": 0, "end": 1200, "speaker": "A"},
+            {"text": "general kenobi", "start": 1500, "end": 2800, "speaker": "B"},
+        ],
+    }
+    request = TranscriptRequest(
+        audio_url=URL,
+        speech_models=["universal-2"],
+        language_code="en_us",
+        punctuate=False,
+        format_text=False,
+        speaker_labels=True,
+    )
+    job = _job(settings, request, JobFault(script=script))
+    engine = build_engine(settings)
+    scripted = run_job(job, engine, settings, stand_ins=EmulatorJobStandIns()).result
+    said = [(u["speaker"], u["text"]) for u in scripted["utterances"]]
+    assert said == [("A", "hello there"), ("B", "general kenobi")]  # the script's words and speakers
+    assert run_job(job, engine, settings).result["text"] != scripted["text"]  # no stand-ins: the engine's
 
 
 # --- a streaming session over a fake socket ----------------------------------------------------------------

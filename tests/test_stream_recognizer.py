@@ -18,7 +18,9 @@ JFK = decode(AUDIO / "jfk.flac")
 ENGINE = MockEngine(text="one two three four five six seven eight nine ten")
 
 
-def run(recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None) -> list:  # noqa: E501
+def run(
+    recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None
+) -> list:  # noqa: E501
     """Feed `samples` chunk by chunk, decoding synchronously whenever the recognizer asks; all events."""
     events: list = []
     for i in range(0, len(samples), chunk):
@@ -94,3 +96,91 @@ def test_silence_alone_never_opens_an_utterance() -> None:
     assert run(recognizer, np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
     assert not recognizer.has_speech
 
+
+def run_slow(recognizer: StreamRecognizer, samples: np.ndarray, lag_chunks: int, chunk: int = 1600) -> list:
+    """As `run`, but each decode's result arrives `lag_chunks` chunks after it was asked for (a busy
+    machine)."""
+    events: list = []
+    pending = None  # (request, the chunk count at which its result arrives)
+    for n, i in enumerate(range(0, len(samples), chunk)):
+        recognizer.feed(samples[i : i + chunk])
+        while True:
+            if pending is not None and n >= pending[1]:
+                request, pending = pending[0], None
+                options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+                events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+            ready, request = recognizer.poll()
+            events += ready
+            if request is not None:
+                pending = (request, n + lag_chunks)
+            if pending is None or n < pending[1]:
+                break
+    if pending is not None:  # the decode in flight when the audio ends comes back later
+        request = pending[0]
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+    return events
+
+
+def test_a_slow_decoder_ends_turns_where_the_audio_paused() -> None:
+    """A pause of max_silence_ms ends the turn in the audio's time, not the decoder's: a machine that returns
+    each decode a second late sends the same turns, later, instead of merging them into one."""
+    config = TurnConfig(min_silence_ms=600, max_silence_ms=600)
+    audio = with_silence(JFK, 3)
+    fast = run(StreamRecognizer(config), audio)
+    prompt = [[w.start for w in e.words] for e in fast if isinstance(e, Final)]
+    slow = run_slow(StreamRecognizer(config), audio, lag_chunks=10)
+    late = [[w.start for w in e.words] for e in slow if isinstance(e, Final)]
+    assert len(prompt) >= 2
+    assert [turn[0] for turn in late] == [turn[0] for turn in prompt]
+    assert sum(late, []) == sorted(set(sum(late, [])))  # no word twice
+
+
+@pytest.mark.parametrize("lag_chunks", [0, 3, 10])
+def test_terminate_after_pauses_finishes_every_turn(lag_chunks: int) -> None:
+    """Terminate right after speech, on a machine whose decodes come back late: the pauses before it have
+    queued turn ends (some with their speculative final ready); the session's decode loop (poll, decode, poll
+    again, else wait for audio) must finish them all without waiting for audio that will never come."""
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    finals = [e for e in run_slow(recognizer, JFK, lag_chunks) if isinstance(e, Final)]
+    recognizer.force_end()
+    for _ in range(100):
+        events, request = recognizer.poll()
+        finals += [e for e in events if isinstance(e, Final)]
+        if request is None:
+            break  # the session would now wait for audio
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        finals += [e for e in recognizer.complete(request, ENGINE.transcribe(request.samples, options))]
+    assert not recognizer.has_speech and not recognizer.busy
+    assert len(finals) >= 2 and finals[-1].words[-1].end > 9000
+
+
+def test_terminate_when_the_speculative_final_of_a_pause_comes_back_after_speech_resumed() -> None:
+    """The final guessed at a pause returns only after speech has resumed, then Terminate: that final ends
+    its turn, and the speech after the pause must still be decoded (no waiting for audio that never comes)."""
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    held = None
+    for part in (JFK[: 2 * SAMPLE_RATE], pause, JFK[3 * SAMPLE_RATE : 6 * SAMPLE_RATE]):
+        for i in range(0, len(part), 800):
+            recognizer.feed(part[i : i + 800])
+            if held is not None:
+                continue
+            _, request = recognizer.poll()
+            if request is None:
+                continue
+            if request.final:
+                held = request  # its decode takes long
+            else:
+                recognizer.complete(
+                    request,
+                    ENGINE.transcribe(request.samples, TranscribeOptions(offset_s=request.offset_ms / 1000)),
+                )  # noqa: E501
+    assert held is not None
+    recognizer.complete(
+        held, ENGINE.transcribe(held.samples, TranscribeOptions(offset_s=held.offset_ms / 1000))
+    )
+    recognizer.force_end()
+    events, request = recognizer.poll()
+    assert [type(e) for e in events] == [Final]
+    assert request is not None and request.final  # the speech after the pause is decoded next

@@ -241,7 +241,10 @@ def test_bad_header_and_slow_receiver_do_not_hold_back_other_deliveries(start_se
         until(lambda: "/ok" in fine.hits, timeout=20, what="the good delivery")
         assert len(slow.hits) == 1  # the slow receiver was still answering its first (and only) request
         # the receiver logs the request before it answers; the server records the code after the answer
-        until(lambda: c.get(f"/v2/transcript/{tid}").json()["webhook_status_code"] == 200, what="the recorded 200")
+        until(
+            lambda: c.get(f"/v2/transcript/{tid}").json()["webhook_status_code"] == 200,
+            what="the recorded 200",
+        )
         assert "/bad" not in fine.hits  # the bad header never left the server: a failed attempt, retried
         bad_id = first.json()["id"]
         failed = rf"transcript_id={bad_id} webhook attempt 2 -> None \(failed\)"

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import errors
 from server.clock import iso, utcnow
-from server.sync.multipart import MultipartEvents, PartData, PartStart, boundary_of
+from server.multipart import MultipartEvents, PartData, PartStart, boundary_of
 
 API_PREFIXES = ("/v2/", "/v3/", "/v1/", "/transcribe", "/dictation/")
 RESET_PATH = "/admin/reset"

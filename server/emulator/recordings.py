@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ POLL_S = 0.5
 
 
 class RecordingError(Exception):
-    """The job ends in `error` with this message (the pipeline turns it into its own job error)."""
+    """A recording cannot be used: the job ends in `error`, or the stream closes (3005), with this message
+    (the node turns it into the job's error or the session's close: server/node.py)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -70,6 +72,15 @@ class Recording(BaseModel):
     upstream: str
     transcript: dict[str, Any]
     exports: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a recording gives a job: its result, its length, and the exports served as recorded."""
+
+    result: dict[str, Any]
+    audio_duration: int
+    exports: dict[str, Any]
 
 
 def canonical_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -98,11 +109,9 @@ def recording_path(folder: Path, audio_sha256: str, params: dict[str, Any]) -> P
     return folder / f"{audio_sha256[:16]}-{params_key(params)}.json"
 
 
-def recorded_outcome(
-    params: dict[str, Any], audio: Path, settings: Settings
-) -> tuple[dict[str, Any], int] | None:
-    """(result, audio_duration) of a job from a recording, in `record` or `replay` mode; None: transcribe as
-    usual (mode off, or a replay miss with `replay_miss=engine`). A scripted job never gets here."""
+def recorded_outcome(params: dict[str, Any], audio: Path, settings: Settings) -> Recorded | None:
+    """A job's outcome from a recording, in `record` or `replay` mode; None: transcribe as usual (mode off,
+    or a replay miss with `replay_miss=engine`). A scripted job never gets here."""
     if settings.recordings_mode == "off":
         return None
     sha256 = file_sha256(audio)
@@ -132,12 +141,12 @@ def read_recording(path: Path) -> Recording:
         raise RecordingError(errors.RECORDING_INVALID.format(path=path.name, problem=exc.strerror)) from None
 
 
-def _outcome(recording: Recording) -> tuple[dict[str, Any], int]:
+def _outcome(recording: Recording) -> Recorded:
     t = recording.transcript
     if t.get("status") == "error":
         raise RecordingError(str(t.get("error") or errors.SERVER_ERROR))
     result = {k: v for k, v in t.items() if k not in IDENTITY_KEYS}
-    return result, int(t.get("audio_duration") or 0)
+    return Recorded(result, int(t.get("audio_duration") or 0), recording.exports)
 
 
 def _record(params: dict[str, Any], audio: Path, sha256: str, settings: Settings) -> Recording:

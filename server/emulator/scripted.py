@@ -3,7 +3,8 @@
 `ScriptedEngine` wraps the real engine of the node and answers `transcribe` with the script's words, window by
 window like any engine, so everything after the engine (text options, speaker turns, intelligence, exports,
 webhooks) runs as it would on real speech. `ScriptedRecognizer` replaces a streaming session's recognizer:
-each turn becomes final once the audio received passes its end; what was said so far is a partial.
+each turn becomes final once the audio received passes its end; what was said so far is a partial. Its
+clock (`ClockedRecognizer`) also plays replayed streaming recordings (stream_replay.py).
 """
 
 from __future__ import annotations
@@ -110,21 +111,18 @@ def scripted_engine(effect: dict[str, Any] | None, engine: Engine) -> Engine:
     return ScriptedEngine(engine, effect) if effect else engine
 
 
-class ScriptedRecognizer:
-    """A streaming recognizer that plays scripted turns against the audio clock (no decoding at all).
+class ClockedRecognizer:
+    """A streaming recognizer that decodes nothing: what it sends is decided by the audio received so far
+    (`heard_ms`) and the client's ForceEndpoint/Terminate. Scripted turns and replayed recordings
+    (stream_replay.py) both stand in for the real recognizer this way."""
 
-    A turn is partial while the audio received is inside it (the words whose end has passed) and final once
-    the audio passes its end. ForceEndpoint or Terminate finalises a turn already begun; turns not yet reached
-    are never sent (docs/testing.md#scripted-results CHOICE).
-    """
-
-    def __init__(self, turns: list[dict[str, Any]]) -> None:
-        self._turns = [spread(t["text"], t["start"], t["end"], t.get("speaker")) for t in turns]
-        self._spans = [(t["start"], t["end"]) for t in turns]
-        self._next = 0
-        self._shown = 0  # words of the current turn already sent as a partial
+    def __init__(self) -> None:
         self.total = 0  # samples received
         self._forced = False
+
+    @property
+    def heard_ms(self) -> int:
+        return self.total * 1000 // SAMPLE_RATE
 
     def feed(self, samples: np.ndarray) -> None:
         self.total += len(samples)
@@ -140,8 +138,27 @@ class ScriptedRecognizer:
     def has_speech(self) -> bool:
         return False
 
+    def complete(self, request: DecodeRequest, result: EngineResult) -> list[Event]:
+        return []  # never asks for a decode
+
+
+class ScriptedRecognizer(ClockedRecognizer):
+    """Scripted turns played against the audio clock.
+
+    A turn is partial while the audio received is inside it (the words whose end has passed) and final once
+    the audio passes its end. ForceEndpoint or Terminate finalises a turn already begun; turns not yet reached
+    are never sent (docs/testing.md#scripted-results CHOICE).
+    """
+
+    def __init__(self, turns: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._turns = [spread(t["text"], t["start"], t["end"], t.get("speaker")) for t in turns]
+        self._spans = [(t["start"], t["end"]) for t in turns]
+        self._next = 0
+        self._shown = 0  # words of the current turn already sent as a partial
+
     def poll(self) -> tuple[list[Event], DecodeRequest | None]:
-        heard_ms = self.total * 1000 // SAMPLE_RATE
+        heard_ms = self.heard_ms
         events: list[Event] = []
         while self._next < len(self._turns):
             start, end = self._spans[self._next]
@@ -157,9 +174,6 @@ class ScriptedRecognizer:
             break
         self._forced = False
         return events, None
-
-    def complete(self, request: DecodeRequest, result: EngineResult) -> list[Event]:
-        return []  # never asks for a decode
 
     @staticmethod
     def _final(words: list[TimedWord], start: int) -> Final:

@@ -6,7 +6,9 @@ from server.config import Settings
 from server.engine.base import Engine
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, *, concurrent_calls: int | None = None) -> Engine:
+    """An engine with models of its own; `concurrent_calls` (default: the async workers) is how many
+    transcribe calls CTranslate2 may run at once on one model."""
     if settings.engine == "mock":
         from server.engine.mock import MockEngine
 
@@ -22,9 +24,10 @@ def build_engine(settings: Settings) -> Engine:
 
     # Parallel jobs share the cores: their threads together should not outnumber them (bench/throughput.py).
     # One worker keeps CTranslate2's own default (0), which measured fastest in bench/async_rtf.py.
+    calls = concurrent_calls or settings.workers
     threads = settings.cpu_threads
-    if not threads and settings.workers > 1:
-        threads = max(1, (os.cpu_count() or 1) // settings.workers)
+    if not threads and calls > 1:
+        threads = max(1, (os.cpu_count() or 1) // calls)
 
     return WhisperEngine(
         default_model=settings.model,
@@ -32,7 +35,7 @@ def build_engine(settings: Settings) -> Engine:
         device=settings.device,
         compute_type=settings.compute_type,
         cpu_threads=threads,
-        num_workers=settings.workers,
+        num_workers=calls,
         beam_size=settings.beam_size,
         batch_size=settings.batch_size,
         batch_min_s=settings.batch_min_s,

@@ -9,13 +9,16 @@ loop) and hands the words back to `complete()`. The policy:
   A slow decode delays the next one: a busy machine decodes less often, never falls behind.
 - As soon as a short silence follows speech, the final decode of the utterance starts speculatively; if the
   silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped.
+- A pause of `max_silence_ms` (at least `SPECULATE_MS`) ends the turn where it happened in the audio, however
+  late the decoder gets to it: a busy machine sends the final later, but never merges two turns (and so never
+  grows its windows).
 - `end_of_turn_confidence` comes from the final text: a sentence that ends with terminal punctuation is a
   confident end of turn (v3 semantic end); otherwise the turn waits for the longer silence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +29,8 @@ from server.media.rate import SAMPLE_RATE
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode
 SPECULATE_MS = 150  # silence after which the final decode starts
+PARTIAL_SILENCE_MS = 64  # no partial decode starts once this much silence follows speech: the final is near,
+# and a partial in flight would hold it back (one decode per session at a time)
 MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance
 MAX_UTTERANCE_MS = 20_000  # a monologue without pauses is cut here (whisper's window is 30 s)
 CONFIDENT_END = 0.85
@@ -91,6 +96,22 @@ class DecodeRequest:
     forced: bool = False
     speech_end: int = 0  # the utterance's last speech sample when the request was made
     generation: int = 0
+    resume: int | None = None  # a turn cut at a pause: where the next turn's speech starts
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A pause long enough to end the turn, found by the VAD (sample positions from the session's start)."""
+
+    speech_end: int  # the turn's last speech sample
+    resume: int  # the next turn's first speech sample
+    speech_before: int  # speech samples of the utterance up to the pause
+    onset_prob: float  # the VAD's probability where speech resumed
+
+    @property
+    def decoded_to(self) -> int:
+        """Where the turn's final decode stops: the tail after its speech, never into the next turn."""
+        return min(self.speech_end + _samples(TAIL_MS), self.resume)
 
 
 @dataclass
@@ -134,6 +155,7 @@ class StreamRecognizer:
         self._inflight = False
         self._generation = 0
         self._forced = False
+        self._cuts: list[_Cut] = []  # long pauses inside the current utterance, oldest first
 
     # --- input ---------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
@@ -141,12 +163,15 @@ class StreamRecognizer:
         self.total += len(samples)
         on = self.config.vad_threshold
         off = max(0.01, on - 0.15)  # hysteresis, as faster-whisper's own VAD
+        cut_after = _samples(max(self.config.max_silence_ms, SPECULATE_MS))
         for prob in self._vad.feed(samples):
             start, end = self._vad_samples, self._vad_samples + FRAME
             self._vad_samples = end
-            self._in_speech = prob >= on or (self._in_speech and prob >= off)
+            was_speech, self._in_speech = self._in_speech, prob >= on or (self._in_speech and prob >= off)
             if not self._in_speech:
                 continue
+            if not was_speech and self._utt is not None and start - self._utt.speech_end >= cut_after:
+                self._cuts.append(_Cut(self._utt.speech_end, start, self._utt.speech_samples, float(prob)))
             if self._utt is None:
                 self._utt = _Utterance(start=start, speech_end=end, onset_prob=float(prob))
                 self._last_partial_at = start
@@ -174,6 +199,8 @@ class StreamRecognizer:
         if utt is None:
             self._forced = False
             return [], None
+        if self._cuts:
+            return self._poll_cut(utt)
         if not self.has_speech:
             if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
                 self._reset()  # a blip, not speech
@@ -193,8 +220,8 @@ class StreamRecognizer:
         too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
         if not ready and (self._forced or too_long or silence_ms >= SPECULATE_MS):
             return [], self._request(final=True, forced=self._forced or too_long)
-        since = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE
-        if self.config.partials and silence_ms < SPECULATE_MS and since >= self.config.partial_interval_ms:
+        due = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE >= self.config.partial_interval_ms
+        if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due:
             self._last_partial_at = self.total
             return [], self._request(final=False)
         return [], None
@@ -225,14 +252,59 @@ class StreamRecognizer:
                 samples=request.samples,
                 offset_ms=request.offset_ms,
             )
+            if request.resume is not None:
+                self._next_turn()
+                return [final]
             if request.forced:
                 self._reset(keep_from=request.speech_end)  # speech that arrived during the decode goes on
                 return [final]
             utt.candidate = (request.speech_end, final)
             return []
+        if self._cuts:  # decoded across a pause that ends the turn: the words after it belong to the next
+            found = [w for w in found if w.start * SAMPLE_RATE < self._cuts[0].resume * 1000]
         return self._agree(utt, found)
 
     # --- helpers -------------------------------------------------------------------------------------
+    def _poll_cut(self, utt: _Utterance) -> tuple[list[Event], DecodeRequest | None]:
+        """The oldest long pause ends the turn before it: its final (the speculative one if it covers that
+        speech exactly, else a decode of the audio up to the pause), then the next turn starts after it."""
+        cut = self._cuts[0]
+        if cut.speech_before < _samples(MIN_SPEECH_MS):
+            self._next_turn()  # a blip before the pause, not a turn
+            return self.poll()
+        if utt.candidate is not None and utt.candidate[0] == cut.speech_end:
+            final = utt.candidate[1]
+            self._next_turn()
+            events, request = self.poll()  # the next turn may be due too (a Terminate that came meanwhile)
+            return [final, *events], request
+        if self._inflight:
+            return [], None
+        start = max(self._base, utt.start - _samples(PREROLL_MS))
+        self._inflight = True
+        request = DecodeRequest(
+            samples=self._audio[start - self._base : cut.decoded_to - self._base],
+            offset_ms=int(start * 1000 / SAMPLE_RATE),
+            final=True,
+            speech_end=cut.speech_end,
+            generation=self._generation,
+            resume=cut.resume,
+        )
+        return [], request
+
+    def _next_turn(self) -> None:
+        """After a cut: the next turn starts where speech resumed, with the pre-roll the last final did not
+        use. A pending ForceEndpoint or Terminate still applies to it."""
+        cut = self._cuts.pop(0)
+        utt = self._utt
+        assert utt is not None
+        self._generation += 1
+        self._utt = _Utterance(start=cut.resume, speech_end=utt.speech_end, onset_prob=cut.onset_prob)
+        self._utt.speech_samples = utt.speech_samples - cut.speech_before
+        # later cuts count their speech from the new utterance's start
+        self._cuts = [replace(c, speech_before=c.speech_before - cut.speech_before) for c in self._cuts]
+        self._last_partial_at = cut.resume
+        self._trim(max(cut.decoded_to, cut.resume - _samples(PREROLL_MS)))
+
     def _agree(self, utt: _Utterance, hypothesis: list[StreamWord]) -> list[Event]:
         """LocalAgreement-2: extend the stable prefix by what this decode and the previous one share."""
         n = len(utt.committed)
@@ -268,6 +340,7 @@ class StreamRecognizer:
         next one there, without pre-roll: the final already holds the words before it."""
         self._generation += 1
         self._forced = False
+        self._cuts.clear()
         utt = self._utt
         if keep_from is not None and utt is not None and utt.speech_end > keep_from:
             self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end, onset_prob=utt.onset_prob)

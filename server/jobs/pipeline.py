@@ -19,8 +19,6 @@ import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.emulator.recordings import RecordingError, recorded_outcome
-from server.emulator.scripted import scripted_engine, scripted_speakers
 from server.engine.base import (
     AudioSource,
     Engine,
@@ -34,7 +32,8 @@ from server.intelligence.document import Document
 from server.jobs.errors import JobError
 from server.jobs.fetch import download
 from server.jobs.queue import ClaimedJob
-from server.jobs.result_keys import REDACTED_AUDIO_FILE
+from server.jobs.result_keys import RECORDED_EXPORTS, REDACTED_AUDIO_FILE
+from server.jobs.stand_ins import EngineAlone, JobStandIns, Speakers
 from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
 from server.media.errors import MediaError
@@ -61,21 +60,24 @@ class JobOutcome:
 
 
 def run_job(
-    job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None = None
+    job: ClaimedJob,
+    engine: Engine,
+    settings: Settings,
+    progress: ProgressFn | None = None,
+    stand_ins: JobStandIns = EngineAlone(),
 ) -> JobOutcome:
     if job.fault and job.fault.error is not None:  # fault `error` (docs/faults.md)
         raise JobError(job.fault.error)
     script = job.fault.script if job.fault else None
-    engine = scripted_engine(script, engine)  # a scripted result stands in for the engine
+    engine = stand_ins.engine(script, engine)  # a scripted result stands in for the engine
     path = _local_audio(job, settings)
     try:
         # record or replay mode (docs/testing.md#record-and-replay); a scripted job is never recorded
-        recorded = None if script else recorded_outcome(job.request.to_json(), path, settings)
-        if recorded is not None:
-            return JobOutcome(*recorded)
-        return _transcribe_file(path, job, engine, settings, progress)
-    except RecordingError as exc:
-        raise JobError(exc.message) from exc
+        recorded = None if script else stand_ins.recorded(job.request, path, settings)
+        if recorded is not None:  # its exports are served as recorded, not made again from its words
+            result = {**recorded.result, RECORDED_EXPORTS: recorded.exports}
+            return JobOutcome(result, recorded.audio_duration)
+        return _transcribe_file(path, job, engine, settings, progress, stand_ins.speakers(script))
     except MediaError as exc:
         raise JobError(str(exc)) from exc
     except EngineError as exc:
@@ -95,7 +97,12 @@ def _local_audio(job: ClaimedJob, settings: Settings) -> Path:
 
 
 def _transcribe_file(
-    path: Path, job: ClaimedJob, engine: Engine, settings: Settings, progress: ProgressFn | None
+    path: Path,
+    job: ClaimedJob,
+    engine: Engine,
+    settings: Settings,
+    progress: ProgressFn | None,
+    scripted_speakers: Speakers | None,
 ) -> JobOutcome:
     p = job.request
     # the limit and `audio_duration` count what decodes, never what the header declares
@@ -180,7 +187,7 @@ def _transcribe_file(
         language_code=api_language,
         utterances=utterances,
         samples_offset_ms=start_ms or 0,  # the samples start at audio_start_from on the words' clock
-        scripted_speakers=scripted_speakers(job.fault.script if job.fault else None),
+        scripted_speakers=scripted_speakers,
         translate=_translator(engine, options, settings) if p.translation is not None else None,
     )
     out: dict[str, Any] = {

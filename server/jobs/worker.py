@@ -21,15 +21,17 @@ from server.jobs import metrics, queue
 from server.jobs.errors import JobError
 from server.jobs.outbound import UrlPolicy
 from server.jobs.pipeline import run_job
+from server.jobs.stand_ins import JobStandIns
 from server.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, stand_ins: JobStandIns) -> None:
         self.settings = settings
         self.engine = engine
+        self.stand_ins = stand_ins  # scripted results and recordings (the node's: server/node.py)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()  # no new claims or webhook sends
         self._wake = threading.Event()  # a job was queued here: look now, not at the next poll
@@ -96,7 +98,7 @@ class WorkerPool:
                 self._progress[job.id] = fraction
 
         try:
-            outcome = run_job(job, self.engine, self.settings, progress)
+            outcome = run_job(job, self.engine, self.settings, progress, self.stand_ins)
             fields: dict = {"result": outcome.result, "audio_duration": outcome.audio_duration}
             status = "completed"
         except JobError as exc:

@@ -1,4 +1,5 @@
-"""Exports derived on request from a completed transcript's stored words (docs/compatibility.md#exports)."""
+"""Exports derived on request from a completed transcript's stored words (docs/compatibility.md#exports); a
+replayed transcript's are the recorded ones (docs/testing.md#record-and-replay)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from server import errors
 from server.db.models import Transcript, TranscriptStatus
+from server.jobs.result_keys import RECORDED_EXPORTS
 from server.text.captions import to_srt, to_vtt
 from server.text.sentences import split_paragraphs, split_sentences
 from server.text.types import Word
@@ -38,15 +40,32 @@ def _envelope(t: Transcript, key: str, items: list[dict[str, Any]]) -> dict[str,
     }
 
 
+def _recorded(t: Transcript, name: str) -> Any:
+    """The export as the upstream gave it when the job was recorded; None: make it from the words."""
+    words = _words(t)  # a job not completed answers its 400 first
+    if not words or t.result is None:
+        return None
+    return (t.result.get(RECORDED_EXPORTS) or {}).get(name)
+
+
 def sentences(t: Transcript) -> dict[str, Any]:
+    recorded = _recorded(t, "sentences")
+    if isinstance(recorded, dict):
+        return {**recorded, "id": t.id}  # the replayed transcript's own id
     return _envelope(t, "sentences", split_sentences(_words(t)))
 
 
 def paragraphs(t: Transcript) -> dict[str, Any]:
+    recorded = _recorded(t, "paragraphs")
+    if isinstance(recorded, dict):
+        return {**recorded, "id": t.id}
     return _envelope(t, "paragraphs", split_paragraphs(_words(t)))
 
 
 def subtitles(t: Transcript, fmt: str, chars_per_caption: int | None) -> str:
+    recorded = _recorded(t, fmt) if chars_per_caption is None else None  # recorded at the default width
+    if isinstance(recorded, str):
+        return recorded
     words = _words(t)
     return to_srt(words, chars_per_caption) if fmt == "srt" else to_vtt(words, chars_per_caption)
 

@@ -60,6 +60,8 @@ V3_TOO_FAST = Close(
 )
 V3_SESSION_EXPIRED = Close(3008, "Session Expired: Maximum session duration exceeded")
 V3_TOO_MANY_STREAMS = Close(3009, "Unauthorized Connection: Too many concurrent sessions")
+# record and replay mode only (docs/testing.md#streaming-sessions-v3): a miss, other audio, a bad file
+V3_RECORDING = Close(3005, "{message}")
 
 V3_CHUNK_MS = (50, 1000)
 

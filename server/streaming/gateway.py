@@ -17,15 +17,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.config import Settings
 from server.db.session import session_scope
-from server.emulator import scripts
-from server.emulator.matching import stream_fault
-from server.emulator.scripted import ScriptedRecognizer
 from server.services import stream_slots
 from server.services.accounts import api_key_from
-from server.streaming.close_codes import Close
 from server.streaming.protocol import Adapter, Refused
 from server.streaming.scheduler import DecodeScheduler
 from server.streaming.session import SessionRunner, close
+from server.streaming.stand_ins import SessionStandIns, StandInLookup
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +39,13 @@ def _identify(credential: str) -> stream_slots.Caller | None:
 
 
 def _open(
-    caller: stream_slots.Caller, adapter: Adapter, headers: dict[str, str]
-) -> tuple[str, tuple[Close, float] | None, list[dict] | None]:
-    """Take the slot (and the token); also look up an injected close (and its delay) and scripted turns
-    (docs/testing.md#scripted-results) for this session."""
+    caller: stream_slots.Caller, adapter: Adapter, headers: dict[str, str], stand_ins: StandInLookup
+) -> tuple[str, SessionStandIns]:
+    """Take the slot (and the token); also look up what stands in for this session: an injected close (and
+    its delay), scripted turns (docs/testing.md#scripted-results), a recording's set-up (record or replay)."""
     with session_scope() as db:
         session_id = stream_slots.open_session(db, caller, adapter.name)
-        fault = stream_fault(db, caller.account_id, headers)
-        turns = scripts.stream_turns(db, caller.account_id, headers)
-    return session_id, (Close(fault.code, fault.reason), fault.after_s) if fault else None, turns
+        return session_id, stand_ins(db, caller.account_id, headers)
 
 
 def _heartbeat(session_id: str) -> Callable[[float], None]:
@@ -66,12 +61,14 @@ def _release(session_id: str, audio_s: float) -> None:
         stream_slots.close_session(db, session_id, audio_s)
 
 
-async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, settings: Settings) -> None:
+async def serve(
+    ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, settings: Settings, stand_ins: StandInLookup
+) -> None:
     await ws.accept()
     try:
         caller = await _admit(ws, adapter)
         stream = adapter.parse_query(ws.query_params, settings.stream_partial_interval_ms)
-        session_id, fault, turns = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers))
+        session_id, standing_in = await asyncio.to_thread(_open, caller, adapter, dict(ws.headers), stand_ins)
     except Refused as refused:
         await close(ws, refused.close, adapter)
         return
@@ -93,17 +90,24 @@ async def serve(ws: WebSocket, adapter: Adapter, decoder: DecodeScheduler, setti
         max_lead_s=settings.stream_max_lead_s,
         heartbeat=_heartbeat(session_id),
     )
-    if turns is not None:
-        runner.recognizer = ScriptedRecognizer(turns)  # type: ignore[assignment]
+    relay = None
+    if standing_in.recognizer is not None:
+        runner.recognizer = standing_in.recognizer
+    elif adapter.is_v3 and standing_in.recording is not None:  # a scripted session is never recorded
+        relay = standing_in.recording(runner, ws)  # record or replay (docs/testing.md#record-and-replay)
     log.info("stream %s started (%s, account %s)", session_id, adapter.name, caller.account_id)
     try:
-        await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
-        await runner.run(fault=fault)
+        if relay is not None:  # record mode: the upstream answers, Begin included
+            await relay.run()
+        else:
+            await ws.send_json(adapter.begin(session_id, time.time() + max_session_s, stream))
+            await runner.run(fault=standing_in.close)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
     finally:
-        await asyncio.shield(asyncio.to_thread(_release, session_id, runner.audio_s))
-        log.info("stream %s ended after %.1f s of audio", session_id, runner.audio_s)
+        audio_s = (relay or runner).audio_s
+        await asyncio.shield(asyncio.to_thread(_release, session_id, audio_s))
+        log.info("stream %s ended after %.1f s of audio", session_id, audio_s)
 
 
 async def _admit(ws: WebSocket, adapter: Adapter) -> stream_slots.Caller:

@@ -51,6 +51,14 @@ class StreamOptions:
 
 
 @dataclass
+class Ready:
+    """A message sent as it is, not rendered from a recognizer event (a replayed recording,
+    docs/testing.md#record-and-replay)."""
+
+    payload: dict[str, Any]
+
+
+@dataclass
 class Control:
     """A client's JSON message, understood (an UpdateConfiguration may set several fields)."""
 

@@ -23,7 +23,7 @@ from server.media.pcm import PcmStream
 from server.services.stream_slots import HEARTBEAT_EVERY_S
 from server.streaming import redaction
 from server.streaming.close_codes import V3_SEE_ERROR_MESSAGE, Close, truncate
-from server.streaming.protocol import Adapter, Refused, StreamOptions
+from server.streaming.protocol import Adapter, Ready, Refused, StreamOptions
 from server.streaming.scheduler import DecodeScheduler
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class SessionRunner:
         self.context: deque[str] = deque(maxlen=stream.context_turns or None)
         self.carry_context = stream.context_turns > 0
         self.speakers = StreamSpeakers(stream.max_speakers) if stream.speaker_labels else None
+        self.tap: Callable[[bytes], None] | None = None  # sees each binary frame as sent (replay's key)
 
     @property
     def audio_s(self) -> float:
@@ -90,7 +91,7 @@ class SessionRunner:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 exc = task.exception()
-                if isinstance(exc, _Closed):
+                if isinstance(exc, _Closed | Refused):  # Refused: a replay that cannot go on
                     outcome = exc.close
                     break
                 if exc is not None:
@@ -186,6 +187,8 @@ class SessionRunner:
         wall = now - self.first_audio
         if self.audio_s - wall > self.max_lead_s:
             raise _Closed(self.adapter.too_fast(self.audio_s, wall))
+        if self.tap is not None:
+            self.tap(data)
         self.recognizer.feed(self.pcm.decode(data))
         self.wake.set()
 
@@ -206,8 +209,11 @@ class SessionRunner:
     def _prompt_context(self) -> str:
         return " ".join(self.context)[-self.stream.context_chars :] if self.carry_context else ""
 
-    async def _send_events(self, events: list[Event]) -> None:
+    async def _send_events(self, events: list[Event | Ready]) -> None:
         for event in events:
+            if isinstance(event, Ready):
+                await self.ws.send_json(event.payload)
+                continue
             if isinstance(event, Final) and event.words:
                 if self.stream.redact_pii:  # before anything keeps the text (docs/compatibility.md#v3-query)
                     event.words = await asyncio.to_thread(

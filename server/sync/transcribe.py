@@ -3,8 +3,9 @@
 The live path (`/v1/transcribe/live`, `/stream`, and the SDKs' `transcribe()`, which posts there too) decodes
 while the body is still arriving: the audio is cut at pauses and each finished segment is decoded at once, so
 after the last byte only the last segment is left. The buffered path (`/v1/transcribe`, `/transcribe`)
-decodes the whole clip. Both decode on the node's streaming decoder at a final's priority, never through the
-async job queue, and a per-node bound answers 429 `Capacity Exceeded` at once when it is full.
+decodes the whole clip. Both decode on the node's decode scheduler (the one live streams share, handed in as a
+`Decoder`) at a final's priority, never through the async job queue, and a per-node bound answers 429
+`Capacity Exceeded` at once when it is full.
 """
 
 from __future__ import annotations
@@ -13,23 +14,34 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from server import errors
 from server.config import Settings
-from server.engine.base import AudioSource, EngineError, EngineWord, TranscribeOptions
+from server.engine.base import AudioSource, Engine, EngineError, EngineResult, EngineWord, TranscribeOptions
 from server.engine.segmenter import PauseSegmenter, Segment
 from server.media.incoming import AudioFormatError, IncomingAudio
 from server.media.rate import SAMPLE_RATE
-from server.streaming.scheduler import DecodeScheduler
+from server.multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
 from server.sync.config import DecodeHints, DictationConfig, SyncConfig, parse_config
-from server.sync.multipart import BodyEnd, MultipartEvents, PartData, PartEnd, PartStart, boundary_of
 
 CONTEXT_CHARS = 200  # the previous segments' text given to the next decode, as streaming does
 MAX_OVERHEAD_BYTES = 1 << 20  # the config part and the multipart framing, on top of the audio
 PCM_TYPES = ("audio/pcm", "audio/l16", "audio/raw")
 UNLABELLED = ("", "application/octet-stream")
+
+
+class Decoder(Protocol):
+    """What these APIs need of the node's decode scheduler (server/streaming/scheduler.py, handed in by the
+    route): its engine, to ask what a model can do and to load one; one-off decodes at a person's priority."""
+
+    engine: Engine
+
+    async def transcribe(
+        self, samples: np.ndarray, options: TranscribeOptions, source: AudioSource | None = None
+    ) -> EngineResult: ...
 
 
 class Capacity:
@@ -89,7 +101,7 @@ async def transcribe_upload(
     content_type: str | None,
     job: SyncJob,
     settings: Settings,
-    decoder: DecodeScheduler,
+    decoder: Decoder,
 ) -> Transcription:
     """Read the multipart body, decode its audio and return the words; errors.Problem when anything is off."""
     events = MultipartEvents(boundary_of(content_type))
@@ -188,7 +200,7 @@ def _check_duration(samples: int, settings: Settings, *, final: bool) -> None:
         raise errors.problem(errors.SYNC_TOO_SHORT, ms=ms, min_ms=settings.sync_min_audio_ms)
 
 
-async def _language(decoder: DecodeScheduler, job: SyncJob, hints: DecodeHints) -> str | None:
+async def _language(decoder: Decoder, job: SyncJob, hints: DecodeHints) -> str | None:
     """The request's language; English-only models decode English and refuse anything else."""
     multilingual = await asyncio.to_thread(decoder.engine.can_transcribe, job.model, None)
     if multilingual:
@@ -220,14 +232,14 @@ def _options(
     )
 
 
-async def _run(decoder: DecodeScheduler, samples: np.ndarray, options: TranscribeOptions, name: str | None):
+async def _run(decoder: Decoder, samples: np.ndarray, options: TranscribeOptions, name: str | None):
     try:
         return await decoder.transcribe(samples, options, AudioSource(name=name))
     except EngineError as exc:
         raise errors.problem(errors.SYNC_INFERENCE_FAILED, problem=str(exc)) from None
 
 
-async def _decode_whole(upload: _Upload, decoder: DecodeScheduler) -> Transcription:
+async def _decode_whole(upload: _Upload, decoder: Decoder) -> Transcription:
     """The buffered path: the config and audio parts in any order, the clip decoded in one call."""
     hints = upload.hints or parse_config(b"", upload.job.config)
     audio = _incoming(hints, upload.audio_kind)
@@ -242,7 +254,7 @@ async def _decode_whole(upload: _Upload, decoder: DecodeScheduler) -> Transcript
 class _LiveDecode:
     """Segments cut at pauses, decoded one after another on a task of their own while the body arrives."""
 
-    def __init__(self, decoder: DecodeScheduler, settings: Settings, job: SyncJob) -> None:
+    def __init__(self, decoder: Decoder, settings: Settings, job: SyncJob) -> None:
         self.decoder = decoder
         self.settings = settings
         self.job = job
@@ -334,7 +346,7 @@ def sync_body(t: Transcription, session_id: str, request_ms: float) -> dict[str,
     }
 
 
-async def warm(decoder: DecodeScheduler, model: str | None) -> None:
+async def warm(decoder: Decoder, model: str | None) -> None:
     """GET /v1/warm: load the model (and the VAD that cuts live uploads) so the next request finds them."""
     from server.engine import vad
 

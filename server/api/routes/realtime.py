@@ -75,10 +75,12 @@ async def create_v3_token(request: Request, account: AccountDep) -> dict[str, An
 
 @router.websocket("/v2/realtime/ws")
 async def realtime_v2(ws: WebSocket) -> None:
-    await gateway.serve(ws, V2Adapter(), ws.app.state.node.decode_scheduler, ws.app.state.settings)
+    node = ws.app.state.node
+    await gateway.serve(ws, V2Adapter(), node.decode_scheduler, ws.app.state.settings, node.session_stand_ins)
 
 
 @router.websocket("/v3/ws")
 async def realtime_v3(ws: WebSocket) -> None:
     adapter = V3Adapter(ws.headers.get("assemblyai-version"))
-    await gateway.serve(ws, adapter, ws.app.state.node.decode_scheduler, ws.app.state.settings)
+    node = ws.app.state.node
+    await gateway.serve(ws, adapter, node.decode_scheduler, ws.app.state.settings, node.session_stand_ins)

@@ -1,7 +1,8 @@
 """A `multipart/form-data` body read as it arrives (python-multipart's streaming parser), as typed events.
 
 The Sync and Dictation SDKs send the `config` part first and then the audio as the caller records it, so the
-parts must be handled before the body ends (docs/compatibility.md#sync-api).
+parts must be handled before the body ends (docs/compatibility.md#sync-api). A shared leaf: the Sync APIs
+(server/sync/transcribe.py) and the request journal (server/emulator/journal.py) both read bodies with it.
 """
 
 from __future__ import annotations
