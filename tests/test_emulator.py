@@ -112,6 +112,8 @@ def test_the_journal_shows_what_the_app_sent(ls: LocalScribe) -> None:
     entry = sent[0]
     assert entry["status"] == 200 and entry["account_id"]
     assert entry["audio"]["sha256"] and entry["audio"]["bytes"] == CLIP.stat().st_size
+    polls = ls.requests("/v2/transcript/*", method="GET")  # answered by the poll fast path (issue 19)
+    assert polls and all(p["status"] == 200 and p["account_id"] == entry["account_id"] for p in polls)
     text = json.dumps(ls.requests())
     assert "s3cret-value" not in text and ls.api_key not in text  # secrets are never kept
     uploads = ls.requests("/v2/upload")

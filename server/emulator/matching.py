@@ -68,7 +68,7 @@ def matches(match: Mapping[str, Any], facts: Facts) -> bool:
     return True
 
 
-def _may_fire(db: Session, kinds: tuple[str, ...]) -> bool:
+def may_fire(db: Session, kinds: tuple[str, ...]) -> bool:
     """Whether a rule of one of `kinds` may fire, from the cached set of kinds (issue 19: every create read
     the rules table for nothing). A kind whose rules ran out may still be listed: `_firing` then decides."""
     present = RULE_KINDS.fresh()
@@ -80,7 +80,7 @@ def _may_fire(db: Session, kinds: tuple[str, ...]) -> bool:
 
 def _firing(db: Session, kinds: tuple[str, ...], facts: Facts) -> dict[str, FaultRule]:
     """For each kind, the oldest matching rule that still has firings left (and count that firing)."""
-    if not _may_fire(db, kinds):
+    if not may_fire(db, kinds):
         return {}
     rules = db.execute(
         select(FaultRule).where(FaultRule.kind.in_(kinds)).order_by(FaultRule.created_at, FaultRule.id)

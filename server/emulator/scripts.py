@@ -11,7 +11,7 @@ queue, throttle, statuses, text options, exports and webhooks are the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.db.models import FaultRule, Transcript, Upload
-from server.emulator.matching import Facts, lower_headers, matches
+from server.emulator.matching import Facts, lower_headers, matches, may_fire
 from server.emulator.payloads import validated
 from server.emulator.recordings import file_sha256
 from server.emulator.rules import consume, render_rule
@@ -174,18 +174,24 @@ def render_script(rule: FaultRule) -> dict[str, Any]:
 # --- matching: at job creation and stream start ----------------------------------------------------
 
 
-def _first(db: Session, kind: str, facts: Facts, upload_path: str | None) -> FaultRule | None:
+def _first(
+    db: Session, kind: str, facts: Facts, upload_path: Callable[[], str | None]
+) -> FaultRule | None:
     """The newest matching script of `kind` with firings left (that firing is counted). Newest, unlike fault
     rules: a test's own script overrides a suite-wide one added before it, as WireMock's stubs do
-    (docs/testing.md#scripted-results CHOICE)."""
+    (docs/testing.md#scripted-results CHOICE). Without a script of `kind` (the cached kinds say so) the
+    table is not read, and the upload's path is looked up only for a script that matches on its bytes."""
+    if not may_fire(db, (kind,)):
+        return None
     sha256: str | None = None
     newest_first = (FaultRule.created_at.desc(), FaultRule.id.desc())
     for rule in db.execute(select(FaultRule).where(FaultRule.kind == kind).order_by(*newest_first)).scalars():
         wanted = rule.match.get("audio_sha256")
         if wanted is not None:
-            if upload_path is None:
+            path = upload_path()
+            if path is None:
                 continue
-            sha256 = sha256 or file_sha256(Path(upload_path))
+            sha256 = sha256 or file_sha256(Path(path))
             if sha256 != wanted:
                 continue
         others = {k: v for k, v in rule.match.items() if k != "audio_sha256"}
@@ -198,8 +204,12 @@ def stamp_job_script(db: Session, t: Transcript, headers: Mapping[str, str] | No
     """Add the matching script to a new job's fault stamp: `script` (a result) or `error`. A fault rule's own
     `error` wins over a script (it was stamped first)."""
     facts = Facts(account_id=t.account_id, audio_url=t.audio_url, headers=lower_headers(headers))
-    upload = db.get(Upload, t.upload_id) if t.upload_id else None
-    rule = _first(db, JOB_KIND, facts, upload.path if upload else None)
+
+    def upload_path() -> str | None:
+        upload = db.get(Upload, t.upload_id) if t.upload_id else None
+        return upload.path if upload else None
+
+    rule = _first(db, JOB_KIND, facts, upload_path)
     if rule is None:
         return
     stamped = dict(t.fault or {"rules": []})
@@ -214,5 +224,5 @@ def stamp_job_script(db: Session, t: Transcript, headers: Mapping[str, str] | No
 def stream_turns(db: Session, account_id: str, headers: Mapping[str, str]) -> list[dict[str, Any]] | None:
     """The turns a new streaming session must emit, if a `turns` script matches it (counts one firing)."""
     facts = Facts(account_id=account_id, headers=lower_headers(headers))
-    rule = _first(db, STREAM_KIND, facts, None)
+    rule = _first(db, STREAM_KIND, facts, lambda: None)
     return list(rule.effect["turns"]) if rule is not None else None

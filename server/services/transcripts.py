@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Transcript, TranscriptStatus, Upload
+from server.db.reads import transcript_stamp
 from server.jobs.queue import processing_count
 from server.services.accounts import AccountRef
 from server.services.list_params import UUID_RE
@@ -79,32 +80,29 @@ def get_transcript(db: Session, account: AccountRef, transcript_id: str) -> Tran
     return t
 
 
-def transcript_json(db: Session, account: AccountRef, transcript_id: str) -> bytes:
-    """The Transcript object as JSON; a finished one comes from `FINISHED` when its row has not changed."""
-    row = (
-        db.execute(
-            select(
-                Transcript.account_id,
-                Transcript.status,
-                Transcript.completed_at,
-                Transcript.deleted_at,
-                Transcript.webhook_status_code,
-            ).where(Transcript.id == transcript_id)
-        ).first()
-        if UUID_RE.match(transcript_id)
-        else None
-    )
-    if row is None or row.account_id != account.id:
+def stamp_key(t: Transcript) -> tuple[str, datetime | None, datetime | None, int | None]:
+    """`TranscriptStamp.key()` of a loaded row: the state its rendered JSON is valid for."""
+    return (t.status, t.completed_at, t.deleted_at, t.webhook_status_code)
+
+
+def cached_transcript_json(account: AccountRef, transcript_id: str) -> bytes | None:
+    """A finished transcript's JSON as rendered last time, if its row has not changed since (one read of
+    five columns, no session); None when it must be rendered (`transcript_json`). Unknown ids and other
+    accounts' ids answer the same 400 as `get_transcript`."""
+    stamp = transcript_stamp(transcript_id) if UUID_RE.match(transcript_id) else None
+    if stamp is None or stamp.account_id != account.id:
         raise errors.ApiError(400, errors.TRANSCRIPT_NOT_FOUND)
-    finished = row.status in (TranscriptStatus.COMPLETED, TranscriptStatus.ERROR)
-    stamp = (row.status, row.completed_at, row.deleted_at, row.webhook_status_code)
-    if finished and (cached := FINISHED.get(transcript_id, stamp)) is not None:
-        return cached
+    if stamp.status not in (TranscriptStatus.COMPLETED, TranscriptStatus.ERROR):
+        return None
+    return FINISHED.get(transcript_id, stamp.key())
+
+
+def transcript_json(db: Session, account: AccountRef, transcript_id: str) -> bytes:
+    """The Transcript object as JSON, rendered; a finished one is kept in `FINISHED` for the next poll."""
     t = get_transcript(db, account, transcript_id)
     body = dumps(render_transcript(t))
-    # the stamp of the row as rendered (it may have moved on)
     if t.status in (TranscriptStatus.COMPLETED, TranscriptStatus.ERROR):
-        FINISHED.put(transcript_id, (t.status, t.completed_at, t.deleted_at, t.webhook_status_code), body)
+        FINISHED.put(transcript_id, stamp_key(t), body)  # the row as rendered (it may have moved on)
     return body
 
 
