@@ -12,6 +12,7 @@ from server.api import db as api_db
 from server.api import error_handlers
 from server.api.faults import FaultInjection
 from server.api.routes import admin, emulator, health, playground, realtime, sync, transcripts, uploads
+from server.api.transcript_create import TranscriptCreate
 from server.api.transcript_poll import TranscriptPoll
 from server.config import Settings, get_settings
 from server.data_dir import secure_data_dir
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.include_router(admin.router)
     app.include_router(emulator.router)
     app.state.journal = Journal(settings.journal_max_entries)
-    app.add_middleware(TranscriptPoll)  # innermost: the fault injection and the journal see it first
+    # innermost: the fault injection and the journal see these fast paths' requests first
+    app.add_middleware(TranscriptCreate)
+    app.add_middleware(TranscriptPoll)
     app.add_middleware(FaultInjection)
     # the journal is read through /admin: without an admin token, no body is hashed or copied for it;
     # outermost, so requests that an injected fault answers are journalled too

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from sqlalchemy.orm import Session
 
 from server import errors
 from server.api.db import run_db
@@ -31,6 +32,7 @@ from server.services.redacted_audio import (
     redacted_audio_state,
     redacted_audio_url,
 )
+from server.services.rendered_cache import dumps
 from server.services.transcript_params import validate_transcript_request
 from server.services.transcript_view import render_transcript
 from server.speech_models import known_speech_models
@@ -38,19 +40,27 @@ from server.speech_models import known_speech_models
 router = APIRouter(prefix="/v2/transcript", tags=["transcript"], responses=api_errors())
 
 
-def _create(
+def _stamp(headers: Mapping[str, str]) -> Callable[[Session, Transcript], None]:
+    def stamp(db: Session, t: Transcript) -> None:
+        stamp_job_fault(db, t, headers)
+        stamp_job_script(db, t, headers)  # a scripted result (docs/testing.md#scripted-results)
+
+    return stamp
+
+
+def create_body(
     settings: Settings, account: AccountRef, body: Any, headers: Mapping[str, str], base: str
-) -> dict[str, Any]:
+) -> bytes:
+    """The unit of `POST /v2/transcript` (the route's and the fast path's, server/api/transcript_create.py):
+    validate, one short write transaction, then the Transcript's JSON rendered after the commit."""
     request = validate_transcript_request(
         body,
         default_speech_models=settings.default_speech_models,
         known_speech_models=known_speech_models(settings),
     )
-    with session_scope() as db:  # one short write transaction; rendering happens after the commit
-        t = svc.create_transcript(db, account, request, base_url=base)
-        stamp_job_fault(db, t, headers)
-        stamp_job_script(db, t, headers)  # a scripted result (docs/testing.md#scripted-results)
-    return render_transcript(t)
+    with session_scope() as db:
+        t = svc.create_transcript(db, account, request, base_url=base, stamp=_stamp(headers))
+    return dumps(render_transcript(t))
 
 
 @router.post(
@@ -70,10 +80,10 @@ async def create(
     body: JsonBody,
     settings: SettingsDep,
     base: BaseUrlDep,
-) -> JSONResponse:
-    rendered = await run_db(request.scope, _create, settings, account, body, dict(request.headers), base)
+) -> Response:
+    rendered = await run_db(request.scope, create_body, settings, account, body, dict(request.headers), base)
     request.app.state.node.wake()  # the row is committed: an idle worker here may take it at once
-    return JSONResponse(rendered)
+    return Response(rendered, media_type="application/json")
 
 
 def _list(account: AccountRef, query: dict[str, Any], base: str) -> dict[str, Any]:
