@@ -188,7 +188,7 @@ def analyse(run: dict[str, Any], clips: list[Clip]) -> dict[str, Any]:
         final_text.append(message["transcript"])
     # the whole stream at once: a turn that runs across two clips (its end came too late) is not an error
     stream_wer = wer(" ".join(c.reference for c in clips), " ".join(final_text))
-    return {"partial_s": partial, "final_s": finals, "wer": stream_wer}
+    return {"partial_s": partial, "final_s": finals, "wer": stream_wer, "finals_text": final_text}
 
 
 async def sweep_point(url: str, audio: bytes, n: int) -> list[dict[str, Any]]:
@@ -200,6 +200,7 @@ def summarize(n: int, analyses: list[dict[str, Any]]) -> dict[str, Any]:
     partial = [x for a in analyses for x in a["partial_s"]]
     final = [x for a in analyses for x in a["final_s"]]
     mean_wer = float(np.mean([a["wer"] for a in analyses]))
+    texts = analyses[0]["finals_text"] if analyses else []
     return {
         "streams": n,
         "words_matched": len(partial),
@@ -214,6 +215,7 @@ def summarize(n: int, analyses: list[dict[str, Any]]) -> dict[str, Any]:
         and percentile(final, 95) <= SUSTAINED_FINAL_P95_S,
         "partial_s": partial,
         "final_s": final,
+        "finals_text": texts,  # the first stream's finals, one per turn: what the WER was taken on
     }
 
 
@@ -324,6 +326,8 @@ def main() -> None:
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "clips": [c.name for c in clips],
+        "batch_text": [c.batch_text for c in clips],
+        "reference": [c.reference for c in clips],
         "stream_audio_s": audio_s,
         "batch_wer": batch_wer,
         "batch_direct_s": batch_s,

@@ -184,3 +184,22 @@ def test_terminate_when_the_speculative_final_of_a_pause_comes_back_after_speech
     events, request = recognizer.poll()
     assert [type(e) for e in events] == [Final]
     assert request is not None and request.final  # the speech after the pause is decoded next
+
+
+def test_a_decode_of_punctuation_alone_is_no_turn() -> None:
+    """Whisper writes ". . ." for a noise; as a turn it would also become the next decodes' prompt."""
+    from server.engine.base import EngineResult, EngineWord
+
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    recognizer.feed(with_silence(JFK[: SAMPLE_RATE * 2], 1.0))
+    events: list = []
+    while True:
+        ready, request = recognizer.poll()
+        events += ready
+        if request is None:
+            break
+        noise = [EngineWord(".", 0.1, 0.2, 0.5), EngineWord(". .", 0.2, 0.4, 0.5)]
+        events += recognizer.complete(request, EngineResult(noise, "en"))
+    finals = [e for e in events if isinstance(e, Final)]
+    assert finals and all(not f.words for f in finals)
+    assert not [e for e in events if isinstance(e, Partial)]

@@ -237,7 +237,23 @@ def test_prompt_keyterms_and_context_reach_the_decoder() -> None:
     assert options.language is None and options.language_candidates == ["de", "en"]  # detect among them
     stream.language_codes = ["es"]
     assert decoder.options(request, stream).language == "es"  # one code: decode in it
+    assert decoder.options(request, stream, language_hint="de").language_hint is None  # given, not detected
+    stream.language_codes = []
+    assert decoder.options(request, stream, language_hint="de").language_hint == "de"
     decoder.shutdown()
+
+
+def test_the_sessions_language_wins_a_short_turns_unsure_detection_but_not_a_clear_one() -> None:
+    from server.engine.short_window import _pick_language
+
+    # "Der Kommentator" (0.8 s) after two German turns, as base scored it (docs/benchmarks.md section 3)
+    unsure = [("<|en|>", 0.457), ("<|la|>", 0.135), ("<|de|>", 0.101), ("<|nl|>", 0.05)]
+    assert _pick_language(unsure, [])[0] == "en"
+    language, probability = _pick_language(unsure, [], "de")
+    assert language == "de" and 0.5 < probability < 1
+    clear = [("<|en|>", 0.93), ("<|de|>", 0.03), ("<|fr|>", 0.01)]  # a turn really in English: code-switch
+    assert _pick_language(clear, [], "de")[0] == "en"
+    assert _pick_language(unsure, ["en", "la"], "de")[0] == "en"  # the hint is no candidate: no effect
 
 
 def test_a_client_that_leaves_after_terminate_ends_the_session_at_once(tmp_path: Path) -> None:

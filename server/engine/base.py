@@ -38,6 +38,9 @@ class TranscribeOptions:
     model: str | None = None  # local model name/path; None: the engine's default
     language: str | None = None  # None: detect
     language_candidates: list[str] = field(default_factory=list)  # detect among these only (empty: any)
+    # Streaming: the language the session has spoken so far; detection on a short live window favours it
+    # (short_window.HINT_WEIGHT), so a clause-long turn is not taken for a neighbouring language
+    language_hint: str | None = None
     hotwords: list[str] = field(default_factory=list)  # word_boost / keyterms_prompt
     prompt: str | None = None
     multilingual: bool = False

@@ -240,7 +240,7 @@ class StreamRecognizer:
                 round(w.confidence, 4),
             )
             for w in result.words
-            if w.text.strip()
+            if any(ch.isalnum() for ch in w.text)  # not a lone ". . ." (whisper's guess at a noise)
         ]
         if request.final:
             final = Final(

@@ -56,7 +56,13 @@ class DecodeScheduler:
         self._running: set[asyncio.Task[None]] = set()
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and the bench
 
-    def options(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> TranscribeOptions:
+    def options(
+        self,
+        request: DecodeRequest,
+        stream: StreamOptions,
+        context: str = "",
+        language_hint: str | None = None,
+    ) -> TranscribeOptions:
         model = self.settings.stream_model_multilingual if stream.multilingual else self.settings.stream_model
         # language_codes steer (U3P): one code = decode in it; several = detect among them; none = detect
         codes = [c for c in (to_whisper_language(code) for code in stream.language_codes) if c]
@@ -67,6 +73,7 @@ class DecodeScheduler:
             model=model,
             language=language,
             language_candidates=codes if language is None else [],
+            language_hint=to_whisper_language(language_hint) if language is None and language_hint else None,
             hotwords=stream.hotwords,
             prompt=prompt or None,
             beam_size=None if request.final else self.settings.stream_beam_size,
@@ -75,8 +82,14 @@ class DecodeScheduler:
             short_context=not request.final or self.settings.stream_short_context_finals,
         )
 
-    async def run(self, request: DecodeRequest, stream: StreamOptions, context: str = "") -> EngineResult:
-        options = self.options(request, stream, context)
+    async def run(
+        self,
+        request: DecodeRequest,
+        stream: StreamOptions,
+        context: str = "",
+        language_hint: str | None = None,
+    ) -> EngineResult:
+        options = self.options(request, stream, context, language_hint)
         result = await self._submit(0 if request.final else 1, request.samples, options)
         result.language = to_api_language(result.language)
         return result

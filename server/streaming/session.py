@@ -27,6 +27,7 @@ from server.streaming.protocol import Adapter, Ready, Refused, StreamOptions
 from server.streaming.scheduler import DecodeScheduler
 
 log = logging.getLogger(__name__)
+SURE_LANGUAGE = 0.7  # a final detected at least this sure sets the session's language (Pipecat's own cut-off)
 
 
 class _Closed(Exception):
@@ -69,6 +70,10 @@ class SessionRunner:
         # carried context)
         self.context: deque[str] = deque(maxlen=stream.context_turns or None)
         self.carry_context = stream.context_turns > 0
+        # the language of the last final detected with some certainty: detection on the next, often
+        # clause-long, turns favours it (server/engine/short_window.py HINT_WEIGHT); a clear turn in another
+        # language still switches (code-switching)
+        self.language: str | None = None
         self.speakers = StreamSpeakers(stream.max_speakers) if stream.speaker_labels else None
         self.tap: Callable[[bytes], None] | None = None  # sees each binary frame as sent (replay's key)
 
@@ -199,7 +204,7 @@ class SessionRunner:
             events, request = self.recognizer.poll()
             await self._send_events(events)
             if request is not None:
-                result = await self.decoder.run(request, self.stream, self._prompt_context())
+                result = await self.decoder.run(request, self.stream, self._prompt_context(), self.language)
                 await self._send_events(self.recognizer.complete(request, result))
                 continue
             if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
@@ -223,6 +228,9 @@ class SessionRunner:
                         self.stream.redact_pii_sub,
                         event.language,
                     )
+                confidence = event.language_confidence
+                if event.language and (confidence is None or confidence >= SURE_LANGUAGE):
+                    self.language = event.language
                 if self.carry_context:
                     self.context.append(" ".join(w.text for w in event.words))  # finals only, never partials
                 if self.speakers is not None and event.samples is not None:
