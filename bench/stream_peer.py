@@ -16,9 +16,9 @@ a segment being a turn and `completed` its end of turn:
 
 WhisperLive runs from its own virtual environment (`--whisperlive-python`; `pip install whisper-live` there,
 never into LocalScribe's), with `single_model` (one model shared by all sessions, as LocalScribe does) and
-its defaults otherwise (its Silero VAD on, `send_last_n_segments` 10). `--whisperlive-batch` also runs its
-cross-client batching mode (`batch_enabled`). Its VAD model is fetched from GitHub on first use; offline,
-`--silero-onnx` names a local copy of the same Silero v5 ONNX file.
+its defaults otherwise (its Silero VAD on, `send_last_n_segments` 10). The server name `whisperlive-batch`
+runs its cross-client batching mode (`batch_enabled`). Its VAD model is fetched from GitHub on first use;
+offline, `--silero-onnx` names a local copy of the same Silero v5 ONNX file.
 
 A whole sweep of one server takes minutes: run it in chunks (each under the shared bench lock) and draw the
 table and plot from what the chunks wrote:
