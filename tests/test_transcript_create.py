@@ -8,31 +8,14 @@ id), and the errors in the route's order: a body over the cap, a body that is no
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from server.services.accounts import KEY_CACHE_S
 from tests.conftest import create_key
+from tests.support.fast_path import assert_same, route_then_fast
 from tests.support.files import wait_for
 from tests.support.server import ServerProcess
-
-
-def _create_twice(server: ServerProcess, key: str, **request: Any) -> tuple[httpx.Response, httpx.Response]:
-    """The answer of the route (the key's cached lookup has expired), then of the fast path (cached again)."""
-    time.sleep(KEY_CACHE_S)
-    with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as c:
-        return c.post("/v2/transcript", **request), c.post("/v2/transcript", **request)
-
-
-def _same(a: httpx.Response, b: httpx.Response) -> None:
-    assert (a.status_code, a.headers["content-type"], a.content) == (
-        b.status_code,
-        b.headers["content-type"],
-        b.content,
-    )
 
 
 def test_a_create_answers_as_the_route(server: ServerProcess, jfk: Path) -> None:
@@ -40,7 +23,7 @@ def test_a_create_answers_as_the_route(server: ServerProcess, jfk: Path) -> None
     with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as own:
         audio_url = own.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
     body = {"audio_url": audio_url, "punctuate": False, "webhook_url": "https://example.com/hook"}
-    route, fast = _create_twice(server, key, json=body)
+    route, fast = route_then_fast(server, key, "POST", "/v2/transcript", json=body)
     assert route.status_code == 200 and route.json()["status"] == "queued"
     assert route.json()["id"] != fast.json()["id"]
     assert route.content.replace(route.json()["id"].encode(), fast.json()["id"].encode()) == fast.content
@@ -64,10 +47,11 @@ def test_a_create_answers_as_the_route(server: ServerProcess, jfk: Path) -> None
         {"json": {"punctuate": True}},
         {"json": ["audio_url"]},
     ):
-        route, fast = _create_twice(server, key, **request)
+        route, fast = route_then_fast(server, key, "POST", "/v2/transcript", **request)
         assert route.status_code in (400, 413), route.text
-        _same(route, fast)
+        assert_same(route, fast)
     # another account may not transcribe this account's upload, by either path
-    route, fast = _create_twice(server, create_key(server), json={"audio_url": audio_url})
+    other = create_key(server)
+    route, fast = route_then_fast(server, other, "POST", "/v2/transcript", json={"audio_url": audio_url})
     assert route.status_code == 403
-    _same(route, fast)
+    assert_same(route, fast)

@@ -7,32 +7,16 @@ account's transcript; and a change of the row (deletion) must show in the next p
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 
-from server.services.accounts import KEY_CACHE_S
 from tests.conftest import create_key
+from tests.support.fast_path import assert_same, route_then_fast
 from tests.support.files import wait_for
 from tests.support.server import ServerProcess
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-
-
-def _poll_twice(server: ServerProcess, key: str, path: str) -> tuple[httpx.Response, httpx.Response]:
-    """The answer of the route (the key's cached lookup has expired), then of the fast path (cached again)."""
-    time.sleep(KEY_CACHE_S)
-    with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as c:
-        return c.get(path), c.get(path)
-
-
-def _same(a: httpx.Response, b: httpx.Response) -> None:
-    assert (a.status_code, a.headers["content-type"], a.content) == (
-        b.status_code,
-        b.headers["content-type"],
-        b.content,
-    )
 
 
 def test_a_poll_answers_as_the_route(server: ServerProcess, jfk: Path) -> None:
@@ -41,19 +25,19 @@ def test_a_poll_answers_as_the_route(server: ServerProcess, jfk: Path) -> None:
         audio_url = own.post("/v2/upload", content=jfk.read_bytes()).json()["upload_url"]
         tid = own.post("/v2/transcript", json={"audio_url": audio_url}).json()["id"]
         assert wait_for(own, tid)["status"] == "completed"
-    route, fast = _poll_twice(server, key, f"/v2/transcript/{tid}")
+    route, fast = route_then_fast(server, key, "GET", f"/v2/transcript/{tid}")
     assert route.status_code == 200 and route.json()["id"] == tid
-    _same(route, fast)
+    assert_same(route, fast)
     assert fast.headers["content-length"] == str(len(fast.content))
 
     for path in (f"/v2/transcript/{UNKNOWN}", "/v2/transcript/not-an-id"):
-        missing, missing_fast = _poll_twice(server, key, path)
+        missing, missing_fast = route_then_fast(server, key, "GET", path)
         assert missing.status_code == 400
-        _same(missing, missing_fast)
+        assert_same(missing, missing_fast)
     # another account's transcript looks unknown, by either path
-    other, other_fast = _poll_twice(server, create_key(server), f"/v2/transcript/{tid}")
-    _same(other, other_fast)
-    _same(other, missing)
+    other, other_fast = route_then_fast(server, create_key(server), "GET", f"/v2/transcript/{tid}")
+    assert_same(other, other_fast)
+    assert_same(other, missing)
 
     with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as own:
         assert own.delete(f"/v2/transcript/{tid}").status_code == 200
