@@ -240,6 +240,7 @@ def main() -> None:
     p.add_argument("--sweep-s", type=float, default=15.0, help="seconds per capacity point")
     p.add_argument("--sweep-only", action="store_true", help="only the capacity sweep")
     p.add_argument("--capacity", type=int, default=8, help="LOCALSCRIBE_SYNC_MAX_CONCURRENT")
+    p.add_argument("--job-nice", type=int, default=None, help="LOCALSCRIBE_JOB_DECODE_NICE")
     args = p.parse_args()
     lengths = [2.0] if args.quick else [float(n) for n in args.lengths.split(",")]
     models = ["tiny.en"] if args.quick else args.models.split(",")
@@ -260,6 +261,7 @@ def main() -> None:
         LOCALSCRIBE_WORKERS="1",
         LOCALSCRIBE_SYNC_MAX_CONCURRENT=str(args.capacity),
         LOCALSCRIBE_MODELS_DIR=str(Path(__file__).resolve().parents[1] / "models"),
+        **({} if args.job_nice is None else {"LOCALSCRIBE_JOB_DECODE_NICE": str(args.job_nice)}),
     ) as server:
         url, pid = server.url, server.proc.pid
         for model in models:

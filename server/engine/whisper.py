@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from server.engine.base import (
 from server.engine.model_store import is_multilingual, resolve_model
 from server.engine.short_window import decode_windows, fits
 from server.media.rate import SAMPLE_RATE
+from server.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,8 +55,7 @@ def build_off_thread(build: Callable[[], T], nice: int = 0) -> T:
 
     def run() -> None:
         try:
-            if nice:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)  # this thread only (Linux)
+            lower_this_thread(nice)
             box.append(build())
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)

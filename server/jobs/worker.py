@@ -23,6 +23,7 @@ from server.jobs.outbound import UrlPolicy
 from server.jobs.pipeline import run_job
 from server.jobs.stand_ins import JobStandIns
 from server.jobs.webhooks import WebhookSender
+from server.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class WorkerPool:
         self._wake.set()
 
     def _work(self) -> None:
+        # everything a job does here (media decoding, VAD, features, intelligence) yields to live decodes
+        lower_this_thread(self.settings.job_decode_nice)
         while not self._stop.is_set():
             try:
                 job = queue.claim_next(self.owner, self.settings.lease_seconds)
