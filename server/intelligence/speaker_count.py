@@ -33,7 +33,9 @@ DVECTOR = Rule(threshold=0.55, share=0.05)
 CAMPLUS = Rule(threshold=0.65, share=0.10, min_units=3, apart=0.80)
 
 
-def estimate(x: np.ndarray, min_speakers: int = 1, max_speakers: int | None = None, rule: Rule = DVECTOR) -> int:
+def estimate(
+    x: np.ndarray, min_speakers: int = 1, max_speakers: int | None = None, rule: Rule = DVECTOR
+) -> int:
     """Number of speakers among unit vectors `x` (n, dim), within [min_speakers, max_speakers] and ≤ n."""
     n = len(x)
     k = count(x, rule) if n > 1 else 1
