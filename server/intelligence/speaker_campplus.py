@@ -59,16 +59,34 @@ def available() -> bool:
         return False
 
 
+_cache_dir: Path | None = None
+
+
+def set_cache_dir(path: Path) -> None:
+    """Where the converted graph is kept; a layer that reads the settings may point it at
+    `Settings.models_dir / "speaker-campplus"`."""
+    global _cache_dir
+    _cache_dir = path
+
+
+def cache_dir() -> Path:
+    """The graph's cache folder: as set, else `speaker-campplus/` under the models directory named by
+    LOCALSCRIBE_MODELS_DIR (default `./models`, as Settings has it). Read from the environment because the
+    intelligence layer does not import server.config (docs/architecture.md)."""
+    if _cache_dir is not None:
+        return _cache_dir
+    return Path(os.environ.get("LOCALSCRIBE_MODELS_DIR") or "models") / "speaker-campplus"
+
+
 def onnx_model() -> bytes:
     """The CAM++ ONNX graph: from the models directory's cache, else built from the weights and cached.
 
     Building takes a few seconds (reading 28 MB of tensors, laying out ~700 nodes); a models directory
     that cannot be written only costs that again in the next process."""
-    from server.config import get_settings
     from server.intelligence.speaker_weights import load_state_dict
 
     source = weights_path()
-    cache = get_settings().models_dir / "speaker-campplus" / f"campplus-{source.stat().st_size}.onnx"
+    cache = cache_dir() / f"campplus-{source.stat().st_size}.onnx"
     if cache.is_file():
         return cache.read_bytes()
     model = build_model(load_state_dict(source))
