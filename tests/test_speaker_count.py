@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.speaker_count import HELD_OUT, pseudo_words, speech_spans, stitch
+from bench.speaker_count import HELD_OUT, pseudo_words, speech_floor, speech_spans, stitch
 from server.intelligence import diarization, speaker_count
 from server.media.decode import decode
 from tests.support.spec import AUDIO
@@ -35,6 +35,27 @@ def test_estimate_counts_and_respects_bounds() -> None:
     assert speaker_count.estimate(_groups([1])) == 1
 
 
+def _near(x: np.ndarray, n: int, scale: float, seed: int) -> np.ndarray:
+    """`n` unit vectors scattered around the mean of `x`."""
+    rng = np.random.default_rng(seed)
+    y = x.mean(axis=0) + scale * rng.normal(size=(n, x.shape[1])) / np.sqrt(x.shape[1])
+    return y / np.linalg.norm(y, axis=1, keepdims=True)
+
+
+def test_small_clusters_count_only_when_far_from_the_speakers() -> None:
+    """CAM++'s rule: a small cluster (under `share`) is a speaker when it is `apart` from every big one (a
+    visitor's one sentence), not when it lies near one (windows that straddle a turn, a cough)."""
+    rule = speaker_count.Rule(threshold=0.3, share=0.2, min_units=3, apart=0.8)
+    two = _groups([20, 20], seed=4)
+    visitor = _groups([4], seed=5)  # a third voice, far from both
+    straddle = _near(two[:20], 4, 0.9, seed=6)  # near the first voice, but not inside its cluster
+    assert speaker_count.count(np.concatenate([two, visitor]), rule) == 3
+    assert speaker_count.count(np.concatenate([two, straddle]), rule) == 2
+    assert speaker_count.count(np.concatenate([two, visitor[:2]]), rule) == 2  # under min_units
+    never = speaker_count.Rule(threshold=0.3, share=0.2)  # the d-vector's shape: small clusters never count
+    assert speaker_count.count(np.concatenate([two, visitor]), never) == 2
+
+
 def test_one_voice_is_one_speaker_on_jfk() -> None:
     samples = decode(AUDIO / "jfk.flac")
     words = pseudo_words([(a, b, "jfk") for a, b in speech_spans(samples)])
@@ -46,6 +67,15 @@ def test_two_held_out_voices_are_two_speakers() -> None:
     conv = stitch("t", "held_out", voices, np.random.default_rng(0))
     labels = diarization.diarize(conv.samples, conv.words)
     assert len(set(labels)) == 2
+
+
+def test_turns_cut_from_lead_in_silence_are_not_speech() -> None:
+    """A turn that is all of a recording's lead-in silence holds no reference speech: the VAD is judged
+    against the whole recording's level (FLEURS files open with 1-2 s of quiet noise)."""
+    voice = decode(AUDIO / HELD_OUT["pt_fleurs"][0])
+    quiet = voice[: int(0.7 * 16000)]  # before the first word
+    assert speech_spans(quiet, speech_floor(voice)) == []
+    assert speech_spans(voice, speech_floor(voice))
 
 
 def test_separation_measures_what_the_count_sees() -> None:

@@ -1,4 +1,4 @@
-"""bench/torch_weights.py reads a `torch.save` state dict without torch (the CAM++ candidate's weights).
+"""server/intelligence/speaker_weights.py reads a `torch.save` state dict without torch (CAM++'s weights).
 
 The checkpoint here is written the way torch writes one (zip: `<name>/data.pkl` whose tensors are
 `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` calls on persistent storages, and
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.torch_weights import load_state_dict
+from server.intelligence.speaker_weights import load_state_dict
 
 
 class FloatStorage:

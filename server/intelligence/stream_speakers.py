@@ -1,10 +1,11 @@
 """Speaker labels for a live stream's turns (docs/compatibility.md#v3-query): `A`, `B`, … stable across the
 session.
 
-Each finished turn with at least MIN_TURN_SPEECH_MS of speech is embedded with the async path's d-vector
-model (server/intelligence/diarization.py: the mean of its windows over the turn's words); all turns so far
-are re-clustered with the async path's `cluster`, and the new turn takes the label that most of its
-cluster's earlier turns were given. Labels once sent are never revised (so no SpeakerRevision). Shorter turns
+Each finished turn with at least MIN_TURN_SPEECH_MS of speech is embedded with the async path's speaker
+model (server/intelligence/diarization.py, CAM++ or the d-vector: the mean of its windows over the turn's
+words); all turns so far are re-clustered with the async path's `cluster` and that embedder's count
+rule, and the new turn takes the label that most of its cluster's earlier turns were given. Labels once
+sent are never revised (so no SpeakerRevision). Shorter turns
 are `UNKNOWN`, as the API labels turns under about a second.
 
 Limits (as the async path's): without `max_speakers` the count estimate is conservative, so similar voices
@@ -56,7 +57,7 @@ class StreamSpeakers:
         x = np.stack(self._vectors)
         n = len(x)
         count = min(self.max_speakers, n) if self.max_speakers else None
-        clusters = cluster(x, count, 1, self.max_speakers)
+        clusters = cluster(x, count, 1, self.max_speakers, embedder().count_rule)
         mine = int(clusters[-1])
         earlier = [label for c, label in zip(clusters[:-1], self._labels, strict=True) if c == mine]
         if earlier:
