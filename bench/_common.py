@@ -146,9 +146,7 @@ def pyplot() -> Any:
 # --- faster-whisper called directly ---------------------------------------------------------------------
 
 
-def load_whisper(
-    model: str, where: str = "thread", compute_type: str = "int8", cpu_threads: int = 0
-) -> Any:
+def load_whisper(model: str, where: str = "thread", compute_type: str = "int8", cpu_threads: int = 0) -> Any:
     """``WhisperModel(<model>, device=cpu, compute_type=int8)`` built on a helper thread or the main thread.
 
     Where it is built matters on this machine: once a CTranslate2 model has been constructed on the
@@ -174,23 +172,38 @@ def load_whisper(
     return build() if where == "main" else build_off_thread(build)
 
 
-def transcribe_like_server(whisper: Any, audio: Any, batch_size: int = 0) -> list[str]:
+def transcribe_like_server(
+    whisper: Any, audio: Any, batch_size: int = 0, batch_beam_size: int | None = None
+) -> list[str]:
     """faster-whisper with exactly the options the server passes for a plain English request: its
-    sequential path, or with `batch_size` its batched path (BatchedInferencePipeline: VAD chunks, first
-    temperature only; server/engine/whisper.py)."""
+    sequential path (beam 5), or with `batch_size` its batched path (BatchedInferencePipeline: VAD chunks,
+    first temperature only, beam `batch_beam_size`, by default the server's CPU one: BATCH_BEAM_SIZE in
+    server/engine/whisper.py)."""
     common: dict[str, Any] = {
-        "language": "en", "beam_size": 5, "word_timestamps": True, "hotwords": None, "initial_prompt": None
+        "language": "en",
+        "word_timestamps": True,
+        "hotwords": None,
+        "initial_prompt": None,
     }
     if batch_size:
         from faster_whisper import BatchedInferencePipeline
 
+        from server.engine.whisper import BATCH_BEAM_SIZE
+
+        beam = batch_beam_size or BATCH_BEAM_SIZE["cpu"] or 5
         segments, _info = BatchedInferencePipeline(whisper).transcribe(
-            audio, **common, vad_filter=True, temperature=SERVER_TEMPERATURES[0], batch_size=batch_size
+            audio,
+            **common,
+            beam_size=beam,
+            vad_filter=True,
+            temperature=SERVER_TEMPERATURES[0],
+            batch_size=batch_size,
         )
     else:
         segments, _info = whisper.transcribe(
             audio,
             **common,
+            beam_size=5,
             vad_filter=False,
             multilingual=False,
             condition_on_previous_text=True,

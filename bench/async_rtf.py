@@ -7,7 +7,7 @@ In one run, for one clip (default: the 237 s LJSpeech long-form FLAC):
   and word, with the options the server's sequential path uses for a plain English request (language en,
   beam 5, word timestamps, temperature fallback, condition_on_previous_text).
 * direct batched: the same model through ``BatchedInferencePipeline`` with the options of the server's
-  batched path (VAD chunks, batch ``--batch-size``, first temperature only).
+  batched path (VAD chunks, batch ``--batch-size``, beam ``--batch-beam-size``, first temperature only).
 * server: ``localscribe serve`` (engine whisper, WORKERS=1) started once and waited on until ``/ready``
   (model loaded); each repeat times upload -> create -> poll every 0.1 s until ``completed``. The server
   picks its path per job (server/engine/whisper.py ``batches``); the long clip takes the batched one.
@@ -17,7 +17,7 @@ transcript (tests/data/manifest.json) is reported. The server's side is split wi
 (created/started/completed) into upload, queue wait (worker poll), processing and poll lag.
 
     .venv/bin/python bench/async_rtf.py [--quick] [--clip PATH] [--model base|tiny.en] [--repeats N]
-        [--batch-size 8] [--compute-type int8] [--threads 0]
+        [--batch-size 8] [--batch-beam-size N] [--compute-type int8] [--threads 0]
 """
 
 from __future__ import annotations
@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "main thread like a naive script; see docs/benchmarks.md for why this matters",
     )
     p.add_argument("--batch-size", type=int, default=8, help="batched paths' batch size (server and direct)")
+    p.add_argument(
+        "--batch-beam-size",
+        type=int,
+        default=None,
+        help="batched paths' beam (server and direct; default: the server's CPU default, BATCH_BEAM_SIZE)",
+    )
     p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type, all paths")
     p.add_argument("--threads", type=int, default=0, help="CTranslate2 cpu_threads, all paths (0: default)")
     p.add_argument("--poll", type=float, default=0.1, help="client poll interval in seconds")
@@ -100,6 +106,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.model = "tiny.en"
     args.clip = args.clip or LONG_CLIP
     args.repeats = args.repeats or 2
+    from server.engine.whisper import BATCH_BEAM_SIZE
+
+    # stated to the server (LOCALSCRIBE_BEAM_SIZE=5 alone would make it every path's beam)
+    args.batch_beam_size = args.batch_beam_size or BATCH_BEAM_SIZE["cpu"] or 5
     if args.quiet_timeout is None:
         args.quiet_timeout = 2.0 if args.quick else 300.0
     suffix = "_quick" if args.quick else ""
@@ -121,24 +131,28 @@ def load_direct(model: str, where: str, compute_type: str, threads: int) -> Any:
     return whisper
 
 
-def transcribe_direct(whisper: Any, clip: Path, pids: list[int], batch_size: int = 0) -> dict[str, Any]:
+def transcribe_direct(
+    whisper: Any, clip: Path, pids: list[int], batch_size: int = 0, batch_beam_size: int | None = None
+) -> dict[str, Any]:
     """decode_audio + transcribe + consume every segment, as the server's engine does (batched when
     `batch_size` is set)."""
     with CpuMeter(pids) as meter:
-        out = _transcribe_direct(whisper, clip, batch_size)
+        out = _transcribe_direct(whisper, clip, batch_size, batch_beam_size)
     out["cpu_s"] = meter.result["cpu_s_pid0"]  # this process: faster-whisper and CTranslate2 threads
     out["server_idle_cpu_s"] = meter.result["cpu_s_pid1"]
     out["foreign_share"] = meter.result["foreign_share"]
     return out
 
 
-def _transcribe_direct(whisper: Any, clip: Path, batch_size: int) -> dict[str, Any]:
+def _transcribe_direct(
+    whisper: Any, clip: Path, batch_size: int, batch_beam_size: int | None
+) -> dict[str, Any]:
     from faster_whisper import decode_audio
 
     t0 = time.perf_counter()
     audio = decode_audio(str(clip), sampling_rate=SAMPLE_RATE)
     t_decoded = time.perf_counter()
-    words = transcribe_like_server(whisper, audio, batch_size)
+    words = transcribe_like_server(whisper, audio, batch_size, batch_beam_size)
     t_done = time.perf_counter()
     return {
         "wall_s": t_done - t0,
@@ -274,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "LOCALSCRIBE_CPU_THREADS": str(args.threads),
         "LOCALSCRIBE_BATCH_SIZE": str(args.batch_size),
         "LOCALSCRIBE_BEAM_SIZE": "5",
+        "LOCALSCRIBE_BATCH_BEAM_SIZE": str(args.batch_beam_size),
         "LOCALSCRIBE_POLL_INTERVAL_S": "0.2",  # the default, stated so the result does not drift
     }
     t_start = time.perf_counter()
@@ -293,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             whisper = load_direct(args.model, args.direct_load, args.compute_type, args.threads)
             if not args.no_warmup:
                 transcribe_direct(whisper, warm_clip, pids)
-                transcribe_direct(whisper, warm_clip, pids, args.batch_size)
+                transcribe_direct(whisper, warm_clip, pids, args.batch_size, args.batch_beam_size)
                 transcribe_server(client, db_url, warm_clip, args.model, args.poll, pids)
                 print("warm-up done (10 s of the clip through each path, untimed)")
             paths = ["direct", "batched", "server"]
@@ -311,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                             flush=True,
                         )
                         continue
-                    d = transcribe_direct(whisper, clip, pids, args.batch_size if path == "batched" else 0)
+                    batch = args.batch_size if path == "batched" else 0
+                    d = transcribe_direct(whisper, clip, pids, batch, args.batch_beam_size)
                     (batched_runs if path == "batched" else direct_runs).append(d)
                     print(
                         f"repeat {i + 1}: {path} {d['wall_s']:.2f}s (cpu {d['cpu_s']:.1f}s, "
@@ -448,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "decode": decode,
         "batch_size": args.batch_size,
+        "batch_beam_size": args.batch_beam_size,
         "compute_type": args.compute_type,
         "threads": args.threads,
         "direct": direct_runs,

@@ -15,7 +15,8 @@ Runs without the HTTP server or a database, so the same script runs on a GPU mac
 the first run and reads them on later runs, so a machine without PyAV/ffmpeg can run it.
 
     .venv/bin/python bench/batched_decoding.py [--model base] [--repeats 2] [--batch-sizes 8]
-        [--device cpu] [--compute-type int8] [--threads 0] [--crops 15,30,60,120,0] [--small-jobs] [--quick]
+        [--batch-beam-sizes 1,2,5] [--device cpu] [--compute-type int8] [--threads 0] [--crops 15,30,60,120,0]
+        [--small-jobs] [--quick]
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--compute-type", default="int8")
     p.add_argument("--threads", type=int, default=0, help="CTranslate2 cpu_threads (0: its default)")
-    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--beam-size", type=int, default=5, help="the sequential path's beam")
+    p.add_argument(
+        "--batch-beam-sizes",
+        default="",
+        help="comma-separated beams of the batched path to try (default: the device's, BATCH_BEAM_SIZE)",
+    )
     p.add_argument("--batch-sizes", default="8", help="comma-separated batch sizes to try")
     p.add_argument("--crops", default="15,30,60,120,0", help="seconds of the long clip; 0: all of it")
     p.add_argument("--repeats", type=int, default=2)
@@ -222,7 +228,7 @@ def small_jobs(clips: list[Clip], seq: WhisperEngine, batch_size: int, repeats: 
         segments, _ = BatchedInferencePipeline(whisper).transcribe(
             audio,
             language="en",
-            beam_size=seq.beam_size,
+            beam_size=seq.batch_beam_size,
             word_timestamps=True,
             temperature=0.0,
             clip_timestamps=spans,
@@ -252,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = load_clips(args.audio_cache)
     long_clip = clips[LONG]
 
-    def engine(batch_size: int, batch_min_s: float) -> WhisperEngine:
+    def engine(batch_size: int, batch_min_s: float, batch_beam_size: int | None = None) -> WhisperEngine:
         return WhisperEngine(
             default_model=args.model,
             models_dir=args.models_dir,
@@ -262,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             beam_size=args.beam_size,
             batch_size=batch_size,
             batch_min_s=batch_min_s,
+            batch_beam_size=batch_beam_size,
         )
 
     seq = engine(1, float("inf"))
@@ -288,11 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_start": load_avg},
         "by_batch_size": {},
     }
-    for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-        batched = engine(batch_size, 0.0)
+    beams = [int(b) for b in args.batch_beam_sizes.split(",") if b] or [None]
+    for batch_size, beam in [(int(b), m) for b in args.batch_sizes.split(",") for m in beams]:
+        batched = engine(batch_size, 0.0, beam)
         batched._models = seq._models  # the same loaded model: only the path differs
         run_once(batched, long_clip.samples[: 10 * SAMPLE_RATE])  # warm-up (loads the VAD), untimed
-        print(f"--- batch size {batch_size}", flush=True)
+        print(f"--- batch size {batch_size}, beam {batched.batch_beam_size}", flush=True)
         rows = []
         for crop in [float(c) for c in args.crops.split(",")]:
             if crop and crop >= long_clip.duration_s:
@@ -334,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.small_jobs:
             short = [c for c in clips.values() if c.duration_s <= 15][:8]
             out["small_jobs"] = small_jobs(short, seq, batch_size, args.repeats)
-        results["by_batch_size"][str(batch_size)] = out
+        out["batch_beam_size"] = batched.batch_beam_size
+        key = str(batch_size) if beam is None else f"{batch_size}/beam{beam}"
+        results["by_batch_size"][key] = out
     results["machine"]["loadavg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # From which audio length (seconds) a file is decoded in batches; None: the measured default per device
     # (server/engine/whisper.py BATCH_MIN_S, docs/benchmarks.md#batched-decoding).
     batch_min_s: float | None = None
+    # The batched path's beam; None: the measured default per device (server/engine/whisper.py
+    # BATCH_BEAM_SIZE), or `beam_size` when that is set explicitly.
+    batch_beam_size: int | None = None
     # API speech-model names (and local names) -> local model; docs/compatibility.md#transcript-params "which
     # local model serves".
     speech_model_map: dict[str, str] = Field(

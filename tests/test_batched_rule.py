@@ -14,7 +14,7 @@ import pytest
 from server.config import Settings
 from server.engine import build_engine
 from server.engine.base import TranscribeOptions, WindowOf
-from server.engine.whisper import BATCH_MIN_S, WhisperEngine
+from server.engine.whisper import BATCH_BEAM_SIZE, BATCH_MIN_S, WhisperEngine
 from server.media.rate import SAMPLE_RATE
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -51,6 +51,24 @@ def test_settings_reach_the_engine() -> None:
     engine = build_engine(settings)
     assert isinstance(engine, WhisperEngine)
     assert (engine.batch_size, engine.batch_min_s, engine.compute_type) == (16, 5.0, "float16")
+
+
+def test_batched_beam_is_the_device_default_unless_a_beam_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _engine().batch_beam_size == (BATCH_BEAM_SIZE["cpu"] or 5)
+    assert _engine("cuda", beam_size=3).batch_beam_size == (BATCH_BEAM_SIZE["cuda"] or 3)
+    assert _engine(batch_beam_size=2).batch_beam_size == 2
+    for name in ("LOCALSCRIBE_BEAM_SIZE", "LOCALSCRIBE_BATCH_BEAM_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+
+    def built(**settings: Any) -> int:
+        engine = build_engine(Settings(engine="whisper", device="cpu", models_dir=MODELS, **settings))
+        assert isinstance(engine, WhisperEngine)
+        return engine.batch_beam_size
+
+    assert built() == (BATCH_BEAM_SIZE["cpu"] or 5)
+    monkeypatch.setenv("LOCALSCRIBE_BEAM_SIZE", "3")  # a beam set explicitly is every path's
+    assert built() == 3
+    assert built(batch_beam_size=2) == 2
 
 
 class _Recorder:
@@ -105,3 +123,14 @@ def test_cpu_short_file_takes_the_sequential_path(recorded: list) -> None:
     assert [name for name, _ in recorded] == ["_Model.__init__", "_Model.transcribe"]
     kwargs = recorded[-1][1]
     assert kwargs["condition_on_previous_text"] is True and len(kwargs["temperature"]) == 6
+
+
+def test_cpu_long_file_decodes_in_batches_with_the_batched_beam(recorded: list) -> None:
+    engine = _engine(beam_size=4, batch_beam_size=2)
+    long = np.zeros(int(BATCH_MIN_S["cpu"] + 1) * SAMPLE_RATE, dtype=np.float32)
+    engine.transcribe(long, TranscribeOptions(language="en"))
+    assert recorded[-1][0] == "_Pipeline.transcribe" and recorded[-1][1]["beam_size"] == 2
+    engine.transcribe(long, TranscribeOptions(language="en", beam_size=3))  # a call's own beam wins
+    assert recorded[-1][1]["beam_size"] == 3
+    engine.transcribe(long[: 5 * SAMPLE_RATE], TranscribeOptions(language="en"))  # sequential: the engine's
+    assert recorded[-1][0] == "_Model.transcribe" and recorded[-1][1]["beam_size"] == 4

@@ -39,6 +39,9 @@ def build_engine(settings: Settings, *, concurrent_calls: int | None = None, nic
         beam_size=settings.beam_size,
         batch_size=settings.batch_size,
         batch_min_s=settings.batch_min_s,
+        # an explicit LOCALSCRIBE_BEAM_SIZE is every path's beam; else the batched path's measured default
+        batch_beam_size=settings.batch_beam_size
+        or (settings.beam_size if "beam_size" in settings.model_fields_set else None),
         allow_downloads=settings.allow_model_downloads,
         nice=nice,
     )

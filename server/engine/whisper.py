@@ -30,6 +30,11 @@ T = TypeVar("T")
 # batch, and the audio length from which batching beats the sequential path on each device.
 BATCH_SIZE = 8
 BATCH_MIN_S = {"cpu": 60.0, "cuda": 0.0}
+# The batched path's beam per device (None: the engine's beam_size). CPU, base, 237 s clip, batch 8, one quiet
+# run of 2026-12-05 (docs/benchmarks.md, "On this VM's 2 vCPUs"): beam 2 takes 0.59 of the sequential path's
+# time against 0.69 for beam 5, WER 0.061 (sequential 0.063, beam 5 0.054), word times 24 ms from the
+# sequential ones; the 9 English clips pooled 0.123 (sequential 0.131). Greedy (0.56) lost 2 words there.
+BATCH_BEAM_SIZE: dict[str, int | None] = {"cpu": 2, "cuda": None}
 
 
 def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
@@ -84,6 +89,7 @@ class WhisperEngine:
         allow_downloads: bool = False,
         batch_size: int = BATCH_SIZE,
         batch_min_s: float | None = None,
+        batch_beam_size: int | None = None,
         nice: int = 0,
     ) -> None:
         self.default_model = default_model
@@ -95,6 +101,8 @@ class WhisperEngine:
         self.beam_size = beam_size
         self.batch_size = batch_size  # VAD chunks decoded together; 1 turns batched decoding off
         self.batch_min_s = BATCH_MIN_S[self.device] if batch_min_s is None else batch_min_s
+        # the batched path's beam: given, else the measured default of the device, else the engine's beam
+        self.batch_beam_size = batch_beam_size or BATCH_BEAM_SIZE[self.device] or beam_size
         self.nice = nice  # of the threads that decode (background work yields to live decodes)
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -155,7 +163,6 @@ class WhisperEngine:
         common = {
             "language": options.language,
             "task": options.task,
-            "beam_size": options.beam_size or self.beam_size,
             "word_timestamps": True,
             "hotwords": " ".join(options.hotwords) or None,
             "initial_prompt": options.prompt,
@@ -168,6 +175,7 @@ class WhisperEngine:
                 segments, info = BatchedInferencePipeline(whisper).transcribe(
                     samples,
                     **common,
+                    beam_size=options.beam_size or self.batch_beam_size,
                     temperature=temperatures if isinstance(temperatures, float) else temperatures[0],
                     vad_filter=True,  # the VAD cuts the <= 30 s chunks that are decoded side by side
                     batch_size=self.batch_size,
@@ -176,6 +184,7 @@ class WhisperEngine:
                 segments, info = whisper.transcribe(
                     samples,
                     **common,
+                    beam_size=options.beam_size or self.beam_size,
                     vad_filter=options.vad_filter,
                     multilingual=options.multilingual,
                     condition_on_previous_text=not options.multilingual,
