@@ -27,6 +27,7 @@ from server.emulator.stream_recording_file import AudioTally, stream_params
 from server.emulator.stream_replay import ReplayRecognizer
 from server.engine import build_engine
 from server.engine.base import Engine
+from server.intelligence import speaker_campplus
 from server.jobs.errors import JobError
 from server.jobs.stand_ins import Recorded, Script, Speakers
 from server.jobs.sweeper import sweep
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 class Node:
     def __init__(self, settings: Settings, *, workers: bool = True, streams: bool = True) -> None:
         self.settings = settings
+        speaker_campplus.set_cache_dir(settings.models_dir / "speaker-campplus")  # graph made on first use
         # models load on first use; the async jobs' decoding yields the CPU to live decodes (a person waits)
         self.engine: Engine = build_engine(settings, nice=settings.job_decode_nice)
         self.pool = WorkerPool(settings, self.engine, EmulatorJobStandIns()) if workers else None

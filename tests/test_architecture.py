@@ -60,8 +60,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     ),
     "playground": frozenset({"clock", "config", "db", "jobs", "services"}),
     # one process, and its HTTP face
-    # node: also the composition root of the emulator's stand-ins for jobs and streams
-    "node": frozenset({"config", "emulator", "engine", "jobs", "streaming", "sync", "transcript_request"}),
+    # node: also the composition root of the emulator's stand-ins for jobs and streams; it tells intelligence
+    # where its speaker model is cached (the models dir of its settings)
+    "node": frozenset(
+        {"config", "emulator", "engine", "intelligence", "jobs", "streaming", "sync", "transcript_request"}
+    ),
     "api": frozenset(
         {
             "clock",

