@@ -8,7 +8,7 @@ import pytest
 
 from server.engine.base import TranscribeOptions
 from server.engine.mock import MockEngine
-from server.engine.recognizer import DecodeRequest, Final, Partial, StreamRecognizer, TurnConfig
+from server.engine.recognizer import Final, Partial, StreamRecognizer, TurnConfig
 from server.engine.vad import StreamingVad
 from server.media.decode import decode
 from server.media.rate import SAMPLE_RATE
@@ -19,14 +19,9 @@ ENGINE = MockEngine(text="one two three four five six seven eight nine ten")
 
 
 def run(
-    recognizer: StreamRecognizer,
-    samples: np.ndarray,
-    chunk: int = 1600,
-    force_at: int | None = None,
-    requests: list[DecodeRequest] | None = None,
-) -> list:
-    """Feed `samples` chunk by chunk, decoding synchronously whenever the recognizer asks; all events
-    (and every decode request, into `requests`)."""
+    recognizer: StreamRecognizer, samples: np.ndarray, chunk: int = 1600, force_at: int | None = None
+) -> list:  # noqa: E501
+    """Feed `samples` chunk by chunk, decoding synchronously whenever the recognizer asks; all events."""
     events: list = []
     for i in range(0, len(samples), chunk):
         recognizer.feed(samples[i : i + chunk])
@@ -38,8 +33,6 @@ def run(
             events += ready
             if request is None:
                 break
-            if requests is not None:
-                requests.append(request)
             options = TranscribeOptions(offset_s=request.offset_ms / 1000)
             events += recognizer.complete(request, ENGINE.transcribe(request.samples, options))
     return events
@@ -210,22 +203,3 @@ def test_a_decode_of_punctuation_alone_is_no_turn() -> None:
     finals = [e for e in events if isinstance(e, Final)]
     assert finals and all(not f.words for f in finals)
     assert not [e for e in events if isinstance(e, Partial)]
-
-
-def test_finals_decode_the_previous_turn_in_front_and_keep_only_their_own_words() -> None:
-    """Universal-3 Pro's context: a final's window reaches back into the previous turn (`context_ms`),
-    yet each turn keeps only its own words and reports its own audio (what speaker labels embed)."""
-    turns = {"min_silence_ms": 300, "max_silence_ms": 300}
-    plain = [e for e in run(StreamRecognizer(TurnConfig(**turns)), with_silence(JFK)) if isinstance(e, Final)]
-    requests: list[DecodeRequest] = []
-    recognizer = StreamRecognizer(TurnConfig(**turns, context_ms=1500))
-    finals = [e for e in run(recognizer, with_silence(JFK), requests=requests) if isinstance(e, Final)]
-    with_context = [r for r in requests if r.final and r.context]
-    assert with_context, "no final reached back into the previous turn"
-    assert not any(r.context for r in requests if not r.final)  # partials stay as short as before
-    assert all(r.context < len(r.samples) for r in with_context)
-    assert [(f.offset_ms, len(f.samples)) for f in finals] == [(f.offset_ms, len(f.samples)) for f in plain]
-    starts = [w.start for f in finals for w in f.words]
-    assert starts == sorted(set(starts))  # no word of the previous turn comes back
-    for final, request in zip(finals[1:], (r for r in requests if r.final and r.context), strict=False):
-        assert all(w.start + w.end >= 2 * request.keep_from_ms for w in final.words)

@@ -55,9 +55,6 @@ class TurnConfig:
     vad_threshold: float = 0.5
     partials: bool = True
     partial_interval_ms: int = 250
-    # audio of the previous turn put in front of a final's window, its words dropped again: a turn cut at a
-    # short pause is often a clause ("nimmt das Headset ab"), which whisper decodes better inside its sentence
-    context_ms: int = 0
 
 
 @dataclass
@@ -100,8 +97,6 @@ class DecodeRequest:
     speech_end: int = 0  # the utterance's last speech sample when the request was made
     generation: int = 0
     resume: int | None = None  # a turn cut at a pause: where the next turn's speech starts
-    context: int = 0  # leading samples of the previous turn (TurnConfig.context_ms), not part of this turn
-    keep_from_ms: int = 0  # with context: words whose middle lies before this belong to the previous turn
 
 
 @dataclass(frozen=True)
@@ -154,8 +149,6 @@ class StreamRecognizer:
         self._in_speech = False
         self._audio = np.zeros(0, dtype=np.float32)
         self._base = 0  # absolute index of _audio[0]
-        self._floor = 0  # where this turn's audio may begin (_audio also holds up to context_ms before it)
-        self._previous_end: int | None = None  # the previous turn's last speech sample
         self.total = 0  # samples received
         self._utt: _Utterance | None = None
         self._last_partial_at = 0
@@ -248,10 +241,8 @@ class StreamRecognizer:
             )
             for w in result.words
             if any(ch.isalnum() for ch in w.text)  # not a lone ". . ." (whisper's guess at a noise)
-            and request.offset_ms + (w.start + w.end) * 500 >= request.keep_from_ms  # not the previous turn's
         ]
         if request.final:
-            request = _without_context(request)
             final = Final(
                 found,
                 end_confidence(found),
@@ -288,7 +279,7 @@ class StreamRecognizer:
             return [final, *events], request
         if self._inflight:
             return [], None
-        start = max(self._floor, utt.start - _samples(PREROLL_MS))
+        start = max(self._base, utt.start - _samples(PREROLL_MS))
         self._inflight = True
         request = DecodeRequest(
             samples=self._audio[start - self._base : cut.decoded_to - self._base],
@@ -298,7 +289,7 @@ class StreamRecognizer:
             generation=self._generation,
             resume=cut.resume,
         )
-        return [], self._with_context(request, start)
+        return [], request
 
     def _next_turn(self) -> None:
         """After a cut: the next turn starts where speech resumed, with up to `PREROLL_MS` of the pause before
@@ -306,7 +297,6 @@ class StreamRecognizer:
         cut = self._cuts.pop(0)
         utt = self._utt
         assert utt is not None
-        self._previous_end = cut.speech_end
         self._generation += 1
         self._utt = _Utterance(start=cut.resume, speech_end=utt.speech_end, onset_prob=cut.onset_prob)
         self._utt.speech_samples = utt.speech_samples - cut.speech_before
@@ -335,33 +325,16 @@ class StreamRecognizer:
     def _request(self, *, final: bool, forced: bool = False) -> DecodeRequest:
         utt = self._utt
         assert utt is not None
-        start = max(self._floor, utt.start - _samples(PREROLL_MS))
+        start = max(self._base, utt.start - _samples(PREROLL_MS))
         end = self.total if (forced or not final) else min(self.total, utt.speech_end + _samples(TAIL_MS))
         self._inflight = True
-        request = DecodeRequest(
+        return DecodeRequest(
             samples=self._audio[start - self._base : end - self._base],
             offset_ms=int(start * 1000 / SAMPLE_RATE),
             final=final,
             forced=forced,
             speech_end=utt.speech_end if not forced else end,
             generation=self._generation,
-        )
-        return self._with_context(request, start) if final else request
-
-    def _with_context(self, request: DecodeRequest, start: int) -> DecodeRequest:
-        """A final's window with up to `context_ms` of the previous turn's audio in front, when that turn
-        ended inside it; its words are dropped again in `complete` (split at the middle of the pause)."""
-        previous, utt = self._previous_end, self._utt
-        begin = max(self._base, start - _samples(self.config.context_ms))
-        if previous is None or utt is None or previous <= begin or begin >= start:
-            return request
-        context = self._audio[begin - self._base : start - self._base]
-        return replace(
-            request,
-            samples=np.concatenate([context, request.samples]),
-            offset_ms=int(begin * 1000 / SAMPLE_RATE),
-            context=start - begin,
-            keep_from_ms=int(max((previous + utt.start) / 2, start) * 1000 / SAMPLE_RATE),
         )
 
     def _reset(self, keep_from: int | None = None) -> None:
@@ -371,8 +344,6 @@ class StreamRecognizer:
         self._forced = False
         self._cuts.clear()
         utt = self._utt
-        if utt is not None:
-            self._previous_end = min(utt.speech_end, keep_from or utt.speech_end)
         if keep_from is not None and utt is not None and utt.speech_end > keep_from:
             self._utt = _Utterance(start=keep_from, speech_end=utt.speech_end, onset_prob=utt.onset_prob)
             self._utt.speech_samples = min(utt.speech_samples, utt.speech_end - keep_from)
@@ -383,24 +354,10 @@ class StreamRecognizer:
         self._trim(self.total - _samples(PREROLL_MS))
 
     def _trim(self, keep_from: int) -> None:
-        """The next turn begins at `keep_from` at the earliest; `context_ms` more audio is kept before it."""
-        self._floor = max(self._floor, keep_from)
-        cut = keep_from - _samples(self.config.context_ms) - self._base
+        cut = keep_from - self._base
         if cut > 0:
             self._audio = self._audio[cut:]
             self._base += cut
-
-
-def _without_context(request: DecodeRequest) -> DecodeRequest:
-    """The request as the turn sees it: its own audio and offset (speaker labels embed the turn alone)."""
-    if not request.context:
-        return request
-    return replace(
-        request,
-        samples=request.samples[request.context :],
-        offset_ms=request.offset_ms + int(request.context * 1000 / SAMPLE_RATE),
-        context=0,
-    )
 
 
 def _samples(ms: float) -> int:

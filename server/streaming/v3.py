@@ -50,9 +50,6 @@ MODES: dict[str, tuple[int, int, int]] = {
     "balanced": (128, 1280, 500),
     "max_accuracy": (512, 2560, 500),
 }
-# U3P turns end at short pauses, so many are clauses: their finals are decoded with this much of the previous
-# turn's audio in front (TurnConfig.context_ms; docs/benchmarks.md, "Universal-3 Pro")
-U3_PRO_FINAL_CONTEXT_MS = 1500
 # U3P ends a turn early only on terminal punctuation: `end_confidence` gives 0.85 there, 0.15 otherwise.
 U3_PRO_PUNCTUATION_THRESHOLD = 0.5
 
@@ -201,7 +198,6 @@ class V3Adapter:
                 confidence_threshold=U3_PRO_PUNCTUATION_THRESHOLD if pro else threshold,
                 vad_threshold=_number(query, "vad_threshold", 0, 1, 0.3 if pro else 0.4),
                 partial_interval_ms=partial_interval_ms,
-                context_ms=U3_PRO_FINAL_CONTEXT_MS if pro else 0,
             ),
             hotwords=keyterms,
             multilingual=is_multilingual_name(model) or query.get("language") == "multi",
