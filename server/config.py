@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     # real-time streaming (issue 4): the model that serves each streaming speech model, and the pacing rules
     stream_model: str = "tiny.en"  # universal-streaming-english and the v2 endpoint
     stream_model_multilingual: str = "base"  # universal-streaming-multilingual, whisper-rt, u3-rt-pro
-    job_decode_nice: int = 10  # nice of async jobs' decoding threads: live decodes (streams, sync) go first
+    job_decode_nice: int = 19  # nice of async jobs' threads (decoding, media, VAD): live decodes go first
     stream_decode_threads: int = 1  # decodes of all sessions run here, off the event loop
     stream_batch_size: int = 8  # pending windows of that many sessions decode together (1: one at a time)
     stream_beam_size: int = 1  # partial decodes; finals use beam_size
