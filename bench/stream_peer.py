@@ -61,7 +61,7 @@ from stream_latency import (
     summarize,
 )
 
-SERVERS = ("localscribe", "localscribe-nobatch", "whisperlive", "whisperlive-batch")
+SERVERS = ("localscribe", "localscribe-batch", "whisperlive", "whisperlive-batch")
 GROWTH_LIMIT_S = 0.5
 RESULTS = RESULTS_DIR / "stream_peer"
 WHISPERLIVE_SERVER = """
@@ -234,10 +234,11 @@ def run_server(name: str, counts: list[int], args: argparse.Namespace) -> dict[s
     audio_s = len(audio) / 2 / SAMPLE_RATE
     model = model_path(args.model)
     if name.startswith("localscribe"):
+        # the server's default (on the CPU: each window alone), or localscribe-batch: 8 windows per call
+        batch = {"LOCALSCRIBE_STREAM_BATCH_SIZE": "8"} if name.endswith("-batch") else {}
         with common.running_server(
             log_name=name,
-            # localscribe-nobatch: each window decoded alone, as before batching (a ratio in one run)
-            LOCALSCRIBE_STREAM_BATCH_SIZE="1" if name.endswith("nobatch") else "8",
+            **batch,
             LOCALSCRIBE_ENGINE="whisper",
             LOCALSCRIBE_STREAM_MODEL=model,
             LOCALSCRIBE_MODELS_DIR=str(MODELS_DIR),

@@ -132,7 +132,9 @@ class Settings(BaseSettings):
     stream_model_multilingual: str = "base"  # universal-streaming-multilingual, whisper-rt, u3-rt-pro
     job_decode_nice: int = 19  # nice of async jobs' threads (decoding, media, VAD): live decodes go first
     stream_decode_threads: int = 1  # decodes of all sessions run here, off the event loop
-    stream_batch_size: int = 8  # pending windows of that many sessions decode together (1: one at a time)
+    # pending windows of that many sessions decode together (1: one at a time); None: the engine's measured
+    # default for its device (`Engine.live_batch`: 1 on the CPU, 8 on a GPU)
+    stream_batch_size: int | None = None
     stream_beam_size: int = 1  # partial decodes; finals use beam_size
     stream_partial_interval_ms: int = 250  # decode the live utterance at most this often
     stream_short_context_finals: bool = True  # finals also skip whisper's 30 s padding (partials always do)

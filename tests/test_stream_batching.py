@@ -25,6 +25,7 @@ class GatedEngine:
     """Records every call; the first call waits for `gate`, so that decodes pile up behind it."""
 
     name = "gated"
+    live_batch = 8
 
     def __init__(self, fail_on: float | None = None) -> None:
         self.gate = threading.Event()
@@ -156,6 +157,25 @@ async def test_a_decode_whose_session_ended_while_waiting_is_not_run() -> None:
     engine.gate.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert engine.calls[1:] == [("batch", [2.0])]
+    decoder.shutdown()
+
+
+@in_loop
+async def test_a_waiting_partial_can_be_withdrawn_but_not_one_the_engine_has() -> None:
+    """A session whose final is due withdraws its partial that still waits (session.py `_run`)."""
+    engine = GatedEngine()
+    english = _stream()
+    decoder = DecodeScheduler(engine, Settings())  # type: ignore[arg-type]
+    running, waiting = _request(0, final=False), _request(1, final=False)
+    tasks = [asyncio.create_task(decoder.run(r, english)) for r in (running, waiting)]
+    await asyncio.sleep(0.05)
+    assert not decoder.withdraw(running)  # the engine has it
+    assert decoder.withdraw(waiting)
+    assert not decoder.withdraw(waiting)  # once
+    engine.gate.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(outcomes[0], EngineResult) and isinstance(outcomes[1], asyncio.CancelledError)
+    assert engine.calls == [("batch", [0.0])]
     decoder.shutdown()
 
 

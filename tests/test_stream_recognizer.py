@@ -8,7 +8,7 @@ import pytest
 
 from server.engine.base import TranscribeOptions
 from server.engine.mock import MockEngine
-from server.engine.recognizer import Final, Partial, StreamRecognizer, TurnConfig
+from server.engine.recognizer import DecodeRequest, Final, Partial, StreamRecognizer, TurnConfig
 from server.engine.vad import StreamingVad
 from server.media.decode import decode
 from server.media.rate import SAMPLE_RATE
@@ -203,3 +203,45 @@ def test_a_decode_of_punctuation_alone_is_no_turn() -> None:
     finals = [e for e in events if isinstance(e, Final)]
     assert finals and all(not f.words for f in finals)
     assert not [e for e in events if isinstance(e, Partial)]
+
+
+def test_a_partial_still_waiting_when_the_final_is_due_is_withdrawn_and_the_final_asked_for() -> None:
+    """A busy machine holds each partial back for a while (here: 10 chunks, 1 s). When the turn's final
+    falls due meanwhile, the session withdraws the partial (scheduler `withdraw`); the recognizer then asks
+    for the final at once, and the turns are those of a machine without the wait."""
+    config = TurnConfig(min_silence_ms=600, max_silence_ms=600)
+    audio = with_silence(JFK, 3)
+    fast = run(StreamRecognizer(config), audio)
+    prompt = [[w.start for w in e.words] for e in fast if isinstance(e, Final)]
+    recognizer = StreamRecognizer(config)
+
+    def decode(request: DecodeRequest) -> list:
+        options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+        return recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+
+    events: list = []
+    waiting: DecodeRequest | None = None  # a partial the engine has not started
+    asked_at = withdrawn = 0
+    for n, i in enumerate(range(0, len(audio), 1600)):
+        recognizer.feed(audio[i : i + 1600])
+        if waiting is not None and recognizer.final_due:
+            recognizer.withdraw(waiting)
+            waiting, withdrawn = None, withdrawn + 1
+            _, request = recognizer.poll()
+            assert request is not None and request.final  # at once, not after the partial
+            events += decode(request)
+        if waiting is not None and n - asked_at >= 10:
+            events += decode(waiting)
+            waiting = None
+        while waiting is None:
+            ready, request = recognizer.poll()
+            events += ready
+            if request is None:
+                break
+            if request.final:
+                events += decode(request)
+            else:
+                waiting, asked_at = request, n
+    late = [[w.start for w in e.words] for e in events if isinstance(e, Final)]
+    assert withdrawn >= 1
+    assert [turn[0] for turn in late] == [turn[0] for turn in prompt]

@@ -78,6 +78,7 @@ class EngineError(Exception):
 
 class Engine(Protocol):
     name: str
+    live_batch: int  # live windows worth decoding in one call (`transcribe_batch`) on this engine's device
 
     def transcribe(
         self,

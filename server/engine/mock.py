@@ -33,6 +33,7 @@ _WORDS_PER_SECOND = 2.5
 
 class MockEngine:
     name = "mock"
+    live_batch = 8  # its decodes cost nothing: batch as a GPU would, so that users' CI exercises batching
 
     def __init__(
         self, *, text: str | None = None, mock_dir: Path | None = None, delay_s: float = 0.0, rtf: float = 0.0

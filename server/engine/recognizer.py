@@ -192,6 +192,25 @@ class StreamRecognizer:
     def has_speech(self) -> bool:
         return self._utt is not None and self._utt.speech_samples >= _samples(MIN_SPEECH_MS)
 
+    @property
+    def final_due(self) -> bool:
+        """Whether `poll` would ask for a final now if no decode were in flight: a partial still waiting for
+        the engine is then better withdrawn (`withdraw`) than waited for."""
+        utt = self._utt
+        if utt is None:
+            return False
+        if self._cuts:
+            return True
+        if not self.has_speech or (utt.candidate is not None and utt.candidate[0] == utt.speech_end):
+            return False
+        too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
+        return self._forced or too_long or (self.total - utt.speech_end) * 1000 / SAMPLE_RATE >= SPECULATE_MS
+
+    def withdraw(self, request: DecodeRequest) -> None:
+        """A partial `request` that never reached the engine: as if it had not been asked for."""
+        if not request.final:
+            self._inflight = False
+
     # --- policy --------------------------------------------------------------------------------------
     def poll(self) -> tuple[list[Event], DecodeRequest | None]:
         """Events ready now, and the decode to run next (None: nothing to decode, or one is running)."""

@@ -35,6 +35,11 @@ BATCH_MIN_S = {"cpu": 60.0, "cuda": 0.0}
 # time against 0.69 for beam 5, WER 0.061 (sequential 0.063, beam 5 0.054), word times 24 ms from the
 # sequential ones; the 9 English clips pooled 0.123 (sequential 0.131). Greedy (0.56) lost 2 words there.
 BATCH_BEAM_SIZE: dict[str, int | None] = {"cpu": 2, "cuda": None}
+# Live windows (streams' pending decodes) per call. On 2 CPU cores a batch saves 0-17 % of the decoding, but a
+# final that falls due waits for the whole running batch of partials: with batches of 8, 4 `tiny.en` streams
+# were held, one at a time 8 (docs/benchmarks.md, "Withdrawn partials"). On a GPU the encoder is cheap and a
+# batch of 8 costs little more than one window.
+LIVE_BATCH = {"cpu": 1, "cuda": 8}
 
 
 def _device_and_compute(device: str, compute_type: str) -> tuple[str, str]:
@@ -103,6 +108,7 @@ class WhisperEngine:
         self.batch_min_s = BATCH_MIN_S[self.device] if batch_min_s is None else batch_min_s
         # the batched path's beam: given, else the measured default of the device, else the engine's beam
         self.batch_beam_size = batch_beam_size or BATCH_BEAM_SIZE[self.device] or beam_size
+        self.live_batch = LIVE_BATCH[self.device]
         self.nice = nice  # of the threads that decode (background work yields to live decodes)
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()

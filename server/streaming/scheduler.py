@@ -1,7 +1,7 @@
 """The decode scheduler: every live stream's (and the Sync API's) decodes on the shared engine, by priority.
 
 Finals before partials, then first come first served, `stream_decode_threads` batches at once, off the event
-loop; the windows of several streams that wait at the same time decode together in one batch.
+loop; the windows of several streams that wait at the same time decode together in one batch (on a GPU).
 """
 
 from __future__ import annotations
@@ -33,17 +33,18 @@ class _Pending:
     done: asyncio.Future[EngineResult] = field(compare=False)
     alone: bool = field(default=False, compare=False)  # a sync request: its own call, with its source
     source: AudioSource | None = field(default=None, compare=False)
+    request: DecodeRequest | None = field(default=None, compare=False)  # a stream's, for `withdraw`
 
 
 class DecodeScheduler:
     """Runs the recognizers' decode requests on the shared engine, off the event loop.
 
     `stream_decode_threads` batches run at once. A batch is the most urgent waiting decode plus up to
-    `stream_batch_size - 1` others of the same priority and model (the engine decodes them together, and
-    generation per window costs less in a batch: docs/benchmarks.md), so a busy machine decodes more
-    sessions per call instead of queueing them. Finals go ahead of partials, so a busy machine delays
-    partials rather than the end of anyone's turn; each session has one decode in flight at most, so a
-    saturated machine decodes each session less often rather than falling behind.
+    `stream_batch_size - 1` (default: the engine's `live_batch`) others of the same priority and model,
+    decoded together. Finals go ahead of partials, and a session whose final falls due withdraws its
+    waiting partial (`withdraw`), so a busy machine delays partials rather than the end of anyone's turn;
+    each session has one decode in flight at most, so a saturated machine decodes each session less often
+    rather than falling behind.
     """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
@@ -55,6 +56,7 @@ class DecodeScheduler:
         self._order = itertools.count()
         self._running: set[asyncio.Task[None]] = set()
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and the bench
+        self.batch_size = settings.stream_batch_size or engine.live_batch
 
     def options(
         self,
@@ -90,7 +92,7 @@ class DecodeScheduler:
         language_hint: str | None = None,
     ) -> EngineResult:
         options = self.options(request, stream, context, language_hint)
-        result = await self._submit(0 if request.final else 1, request.samples, options)
+        result = await self._submit(0 if request.final else 1, request.samples, options, request=request)
         result.language = to_api_language(result.language)
         return result
 
@@ -108,12 +110,23 @@ class DecodeScheduler:
         *,
         alone: bool = False,
         source: AudioSource | None = None,
+        request: DecodeRequest | None = None,
     ) -> EngineResult:
         done: asyncio.Future[EngineResult] = asyncio.get_running_loop().create_future()
-        pending = _Pending(priority, next(self._order), samples, options, done, alone, source)
+        pending = _Pending(priority, next(self._order), samples, options, done, alone, source, request)
         heapq.heappush(self._waiting, pending)
         self._dispatch()
         return await done  # cancelled: the batch that holds it drops its result
+
+    def withdraw(self, request: DecodeRequest) -> bool:
+        """Cancel `request`'s decode if it is still waiting (its `run` raises CancelledError); False once
+        the engine has it. A session whose final is due withdraws its waiting partial: on a busy machine a
+        partial waits for every other session's, and the final would wait behind it (docs/benchmarks.md)."""
+        for item in self._waiting:
+            if item.request is request and not item.done.done():
+                item.done.cancel()
+                return True
+        return False
 
     def _dispatch(self) -> None:
         while self._free > 0:
@@ -135,7 +148,7 @@ class DecodeScheduler:
         batch = [lead]
         if not lead.alone:
             others = []
-            while self._waiting and len(batch) < self.settings.stream_batch_size:
+            while self._waiting and len(batch) < self.batch_size:
                 item = heapq.heappop(self._waiting)
                 if item.priority != lead.priority:
                     others.append(item)

@@ -17,7 +17,8 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from server.engine.recognizer import Event, Final, StreamRecognizer
+from server.engine.base import EngineResult
+from server.engine.recognizer import DecodeRequest, Event, Final, StreamRecognizer
 from server.intelligence.stream_speakers import StreamSpeakers
 from server.media.pcm import PcmStream
 from server.services.stream_slots import HEARTBEAT_EVERY_S
@@ -204,12 +205,34 @@ class SessionRunner:
             events, request = self.recognizer.poll()
             await self._send_events(events)
             if request is not None:
-                result = await self.decoder.run(request, self.stream, self._prompt_context(), self.language)
-                await self._send_events(self.recognizer.complete(request, result))
+                result = await self._run(request)
+                if result is not None:
+                    await self._send_events(self.recognizer.complete(request, result))
                 continue
             if self.terminating and not self.recognizer.busy and not self.recognizer.has_speech:
                 return
             await self.wake.wait()
+
+    async def _run(self, request: DecodeRequest) -> EngineResult | None:
+        """`request` decoded; None for a partial withdrawn while it still waited for the engine because the
+        turn's final became due: on a busy machine the final would otherwise wait behind it."""
+        job = asyncio.ensure_future(
+            self.decoder.run(request, self.stream, self._prompt_context(), self.language)
+        )
+        try:
+            while not request.final and not job.done():
+                waker = asyncio.ensure_future(self.wake.wait())
+                await asyncio.wait({job, waker}, return_when=asyncio.FIRST_COMPLETED)
+                waker.cancel()
+                self.wake.clear()  # the main loop polls again after this decode anyway
+                if not job.done() and self.recognizer.final_due and self.decoder.withdraw(request):
+                    self.recognizer.withdraw(request)
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
+                    return None
+            return await job
+        finally:
+            job.cancel()  # a no-op once done; else this session is ending and its decode is dropped
 
     def _prompt_context(self) -> str:
         return " ".join(self.context)[-self.stream.context_chars :] if self.carry_context else ""
