@@ -229,7 +229,8 @@ def test_prompt_keyterms_and_context_reach_the_decoder() -> None:
     stream = adapter.parse_query(
         {"speech_model": "universal-3-6-pro", "prompt": "Names: Sonny.", "keyterms_prompt": '["Kennedy"]',
          "language_codes": '["de", "en"]'}, 250)  # fmt: skip
-    decoder = DecodeScheduler(engine=None, settings=Settings(stream_model_multilingual="base"))  # type: ignore[arg-type]
+    settings = Settings(stream_model_multilingual="base", stream_batch_size=1)
+    decoder = DecodeScheduler(engine=None, settings=settings)  # type: ignore[arg-type]
     request = DecodeRequest(samples=np.zeros(1600, dtype=np.float32), offset_ms=0, final=True)
     options = decoder.options(request, stream, "How can I help you today?")
     assert options.model == "base" and options.prompt == "Names: Sonny. How can I help you today?"
