@@ -203,8 +203,14 @@ class StreamRecognizer:
             return True
         if not self.has_speech or (utt.candidate is not None and utt.candidate[0] == utt.speech_end):
             return False
-        too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
-        return self._forced or too_long or (self.total - utt.speech_end) * 1000 / SAMPLE_RATE >= SPECULATE_MS
+        silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
+        return self._forced or self._too_long or silence_ms >= SPECULATE_MS
+
+    @property
+    def _too_long(self) -> bool:
+        """A monologue without pauses: cut here (whisper's window is 30 s)."""
+        utt = self._utt
+        return utt is not None and (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
 
     def withdraw(self, request: DecodeRequest) -> None:
         """A partial `request` that never reached the engine: as if it had not been asked for."""
@@ -236,9 +242,8 @@ class StreamRecognizer:
                 return [final], None
         if self._inflight:
             return [], None
-        too_long = (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
-        if not ready and (self._forced or too_long or silence_ms >= SPECULATE_MS):
-            return [], self._request(final=True, forced=self._forced or too_long)
+        if self.final_due:
+            return [], self._request(final=True, forced=self._forced or self._too_long)
         due = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE >= self.config.partial_interval_ms
         if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due:
             self._last_partial_at = self.total
