@@ -223,3 +223,45 @@ def test_real_engine_short_window_that_cuts_the_words_off_is_decoded_in_the_full
     words = [w.text for w in engine.transcribe(timit, options).words]
     assert words[:4] == ["She", "had", "a", "dark"]
     assert words[-1] == "year." and len(words) >= 9
+
+
+@in_loop
+async def test_a_session_withdraws_its_waiting_partial_when_the_turn_ends() -> None:
+    """The session's side (`SessionRunner._run`): its partial waits behind another session's decode; the
+    speaker stops, the final falls due, and the session drops the partial instead of waiting for it."""
+    from server.media.decode import decode
+    from server.streaming.session import SessionRunner
+    from server.streaming.v3 import V3Adapter
+
+    engine = GatedEngine()
+    decoder = DecodeScheduler(engine, Settings(stream_batch_size=1))  # type: ignore[arg-type]
+    adapter = V3Adapter()
+    stream = adapter.parse_query({"sample_rate": "16000"}, 250)
+    runner = SessionRunner(
+        None,  # type: ignore[arg-type]  # _run never touches the socket
+        adapter,
+        stream,
+        decoder,
+        max_session_s=60,
+        idle_timeout_s=60,
+        max_lead_s=60,
+        heartbeat=lambda _: None,
+    )
+    busy = asyncio.create_task(decoder.run(_request(9, final=False), _stream()))  # another session's
+    await asyncio.sleep(0.05)
+    runner.recognizer.feed(decode(AUDIO / "jfk.flac")[: 2 * 16_000])  # "And so my fellow Americans"
+    _, partial = runner.recognizer.poll()
+    assert partial is not None and not partial.final
+    mine = asyncio.create_task(runner._run(partial))
+    await asyncio.sleep(0.05)
+    assert not mine.done()  # waiting behind the other session's decode
+    runner.recognizer.feed(np.zeros(8000, dtype=np.float32))  # half a second of silence: the turn ends
+    runner.wake.set()
+    assert await asyncio.wait_for(mine, 2) is None
+    assert not runner.recognizer.busy
+    _, final = runner.recognizer.poll()
+    assert final is not None and final.final
+    engine.gate.set()
+    await busy
+    assert engine.calls == [("batch", [9.0])]  # the withdrawn partial never reached the engine
+    decoder.shutdown()
