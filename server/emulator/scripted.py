@@ -138,6 +138,13 @@ class ClockedRecognizer:
     def has_speech(self) -> bool:
         return False
 
+    @property
+    def final_due(self) -> bool:
+        return False
+
+    def withdraw(self, request: DecodeRequest) -> None:
+        """Never asks for a decode, so has none to withdraw."""
+
     def complete(self, request: DecodeRequest, result: EngineResult) -> list[Event]:
         return []  # never asks for a decode
 

@@ -92,6 +92,14 @@ class ReplayRecognizer(ClockedRecognizer):
     def has_speech(self) -> bool:
         return self.inner.has_speech if self.engine else False
 
+    @property
+    def final_due(self) -> bool:
+        return self.inner.final_due if self.engine else False
+
+    def withdraw(self, request: DecodeRequest) -> None:
+        if self.engine:
+            self.inner.withdraw(request)
+
     # --- the messages ------------------------------------------------------------------------------
     def poll(self) -> tuple[list[Event], DecodeRequest | None]:
         if self.recording is None and not self.engine and self._forced and self.ending():

@@ -159,9 +159,11 @@ class SessionRunner:
         expires_in = self.started + self.max_session_s - now
         idle_in = self.last_activity + self.idle_timeout_s - now if self.idle_timeout_s else None
         timeout = min(t for t in (expires_in, idle_in) if t is not None)
-        try:
-            message = await asyncio.wait_for(self.ws.receive(), timeout=max(0.0, timeout))
-        except asyncio.TimeoutError:
+        try:  # not wait_for: before Python 3.12 it can swallow the cancel that ends the session (the reader
+            # then waits on a client that waits for us)
+            async with asyncio.timeout(max(0.0, timeout)):
+                message = await self.ws.receive()
+        except TimeoutError:
             if idle_in is None or expires_in <= idle_in:
                 raise _Closed(self.adapter.expired) from None
             if not self.adapter.is_v3 and self.adapter.idle is not None:
@@ -172,6 +174,7 @@ class SessionRunner:
             return {}
         if message["type"] == "websocket.disconnect":
             raise _Closed(None)
+        await asyncio.sleep(0)  # the decoder sees each frame, also from a client faster than real time
         return message
 
     def _audio(self, data: bytes) -> None:
