@@ -129,6 +129,13 @@ class _Utterance:
     def onset(self) -> Onset:
         return Onset(int(self.start * 1000 / SAMPLE_RATE), round(self.onset_prob, 4))
 
+    @property
+    def guessed(self) -> Final | None:
+        """The speculative final, when it covers all the speech heard so far."""
+        if self.candidate is not None and self.candidate[0] == self.speech_end:
+            return self.candidate[1]
+        return None
+
 
 def _key(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch == "'")
@@ -201,10 +208,12 @@ class StreamRecognizer:
             return False
         if self._cuts:
             return True
-        if not self.has_speech or (utt.candidate is not None and utt.candidate[0] == utt.speech_end):
+        if not self.has_speech or utt.guessed is not None:
             return False
-        silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
-        return self._forced or self._too_long or silence_ms >= SPECULATE_MS
+        return self._forced or self._too_long or self._silence_ms(utt) >= SPECULATE_MS
+
+    def _silence_ms(self, utt: _Utterance) -> float:
+        return (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
 
     @property
     def _too_long(self) -> bool:
@@ -230,10 +239,9 @@ class StreamRecognizer:
             if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
                 self._reset()  # a blip, not speech
             return [], None
-        silence_ms = (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
-        ready = utt.candidate is not None and utt.candidate[0] == utt.speech_end
-        if ready and utt.candidate is not None:
-            final = utt.candidate[1]
+        silence_ms = self._silence_ms(utt)
+        final = utt.guessed
+        if final is not None:
             cfg = self.config
             confident = final.end_of_turn_confidence > cfg.confidence_threshold
             enough = silence_ms >= cfg.max_silence_ms or (confident and silence_ms >= cfg.min_silence_ms)

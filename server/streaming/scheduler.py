@@ -1,7 +1,8 @@
 """The decode scheduler: every live stream's (and the Sync API's) decodes on the shared engine, by priority.
 
 Finals before partials, then first come first served, `stream_decode_threads` batches at once, off the event
-loop; the windows of several streams that wait at the same time decode together in one batch (on a GPU).
+loop; the windows of several streams that wait at the same time decode together, up to the engine's
+`live_batch` per call (8 on a GPU, 1 on the CPU).
 """
 
 from __future__ import annotations
