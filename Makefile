@@ -24,6 +24,7 @@ run: models
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench migrations/env.py
+	$(VENV)/bin/mypy
 
 test: models lint tools js browser-deps
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
@@ -52,4 +53,4 @@ bench: models
 	$(PY) bench/async_rtf.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache tests/js/node_modules tests/browser/node_modules
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache tests/js/node_modules tests/browser/node_modules

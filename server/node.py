@@ -138,7 +138,7 @@ class EmulatorSessionStandIns:
         turns = scripts.stream_turns(db, account_id, headers)
         return SessionStandIns(
             close=(Close(fault.code, fault.reason), fault.after_s) if fault else None,
-            recognizer=ScriptedRecognizer(turns) if turns is not None else None,  # type: ignore[arg-type]
+            recognizer=ScriptedRecognizer(turns) if turns is not None else None,
             recording=None if self.settings.recordings_mode == "off" else self._recording,
         )
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 # Browsers reject leaf certificates valid for more than 398 days; Node and OpenSSL do not care.
@@ -54,9 +53,7 @@ def server_names(host: str | None = None) -> list[str]:
     return names
 
 
-def resolve(
-    cert: Path | None, key: Path | None, data_dir: Path, host: str | None = None
-) -> TlsFiles:
+def resolve(cert: Path | None, key: Path | None, data_dir: Path, host: str | None = None) -> TlsFiles:
     """The files to serve: the configured pair, or the local CA's certificate (made on first use)."""
     if cert or key:
         if not (cert and key):
@@ -115,7 +112,7 @@ def _still_good(cert_pem: Path, cert_key: Path, names: list[str]) -> bool:
         return False
     try:
         cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         key = serialization.load_pem_private_key(cert_key.read_bytes(), password=None)
     except (ValueError, TypeError, x509.ExtensionNotFound):
         return False

@@ -92,12 +92,12 @@ class FaultInjection:
         )
         rule = pick_http_fault(rules, facts, self.draw)
         if rule is not None and (not rule.limited or await run_db(scope, _consume, rule)):
-            headers = http_rules.http_fault_headers(rule)
+            extra = http_rules.http_fault_headers(rule)
             if scope["path"].startswith(_SYNC_PATHS):
-                problem = errors.Problem(rule.status, _SYNC_TITLES[rule.status], rule.message, headers)
+                problem = errors.Problem(rule.status, _SYNC_TITLES[rule.status], rule.message, extra)
                 response = problem_response(problem)
             else:
-                response = error_response(rule.status, rule.message, headers)
+                response = error_response(rule.status, rule.message, extra)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

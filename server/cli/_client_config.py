@@ -98,9 +98,10 @@ def resolve(
     env = os.environ if env is None else env
     stored = load(config_path(env))
     chosen_server = _pick(server, SERVER_ENVS, stored.get("server"), env)
-    if chosen_server.value is None:
-        chosen_server = Setting(DEFAULT_SERVER, "default")
-    chosen_server = Setting(chosen_server.value.rstrip("/"), chosen_server.source)
+    server_url, source = chosen_server.value, chosen_server.source
+    if server_url is None:
+        server_url, source = DEFAULT_SERVER, "default"
+    chosen_server = Setting(server_url.rstrip("/"), source)
     return ClientConfig(server=chosen_server, key=_pick(key, KEY_ENVS, stored.get("key"), env))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -51,7 +52,7 @@ def serve(
     # the URL policy's `auto` allows private addresses only while this server listens on loopback alone
     settings = Settings().model_copy(update={"listen_host": host})
     secure_data_dir(settings)  # before the TLS key or anything else lands in it
-    ssl: dict[str, str] = {}
+    ssl: dict[str, Any] = {}  # uvicorn's ssl_certfile / ssl_keyfile
     if tls or settings.tls_cert or settings.tls_key:
         from server.tls import TlsError, resolve, trust_hint
 

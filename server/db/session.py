@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
@@ -143,6 +143,13 @@ def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator
         yield session
 
 
+def changed(session: Session, statement: Executable) -> int:
+    """Rows an UPDATE or DELETE changed (SQLAlchemy types `execute` as a plain Result; DML gives a
+    CursorResult, which counts them)."""
+    result = session.execute(statement)
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
 def read_row(sql: str, *params: object) -> tuple[Any, ...] | None:
     """The first row of one SELECT, straight through the driver on an API-pool connection: no session, no
     transaction around it (a single statement is its own snapshot on both databases), no SQLAlchemy
@@ -152,12 +159,13 @@ def read_row(sql: str, *params: object) -> tuple[Any, ...] | None:
     sqlite = engine.dialect.name == "sqlite"
     fairy = engine.raw_connection()
     try:
-        driver = fairy.driver_connection
+        driver: Any = fairy.driver_connection  # sqlite3's or psycopg's connection
         if not sqlite:
             driver.autocommit = True  # no BEGIN before the SELECT, no ROLLBACK when the pool takes it back
         try:
             cursor = driver.execute(sql if sqlite else sql.replace("?", "%s"), params)
-            return cursor.fetchone()  # type: ignore[no-any-return]
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
         finally:
             if not sqlite:
                 driver.autocommit = False

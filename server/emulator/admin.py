@@ -16,6 +16,7 @@ from server import errors
 from server.clock import iso, utcnow
 from server.config import Settings
 from server.db.models import Account, ApiKey, FaultRule, Transcript, Upload, WebhookDelivery
+from server.db.session import changed
 from server.emulator.http_rules import rules_changed
 from server.emulator.payloads import validated
 from server.services import accounts
@@ -181,8 +182,8 @@ def reset(db: Session, settings: Settings) -> dict[str, Any]:
         ("api_keys", ApiKey),
         ("accounts", Account),
     ):
-        counts[name] = db.execute(delete(table)).rowcount or 0
-    counts["fault_rules"] = db.execute(delete(FaultRule).where(FaultRule.source == "api")).rowcount or 0
+        counts[name] = changed(db, delete(table))
+    counts["fault_rules"] = changed(db, delete(FaultRule).where(FaultRule.source == "api"))
     db.execute(update(FaultRule).values(hits=0))
     rules_changed()
     for path in paths:

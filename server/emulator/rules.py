@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import iso
 from server.db.models import FaultRule
+from server.db.session import changed
 from server.emulator.http_rules import HttpFault, rules_changed
 from server.emulator.schema import SCRIPT_KINDS, SOURCES, RuleSpec
 
@@ -73,7 +74,7 @@ def delete_rules(db: Session, *, source: str | None = None) -> int:
             raise errors.ApiError(400, errors.INVALID_ADMIN_FIELD.format(field="source", problem=problem))
         stmt = stmt.where(FaultRule.source == source)
     rules_changed()
-    return db.execute(stmt).rowcount or 0
+    return changed(db, stmt)
 
 
 def render_rule(rule: FaultRule) -> dict[str, Any]:
@@ -92,9 +93,11 @@ def render_rule(rule: FaultRule) -> dict[str, Any]:
 def consume(db: Session, rule: FaultRule | HttpFault) -> bool:
     """Count one firing; False once a rule's `times` are used up (atomic across processes)."""
     rule_id = rule.rule_id if isinstance(rule, HttpFault) else rule.id
-    res = db.execute(
-        update(FaultRule)
-        .where(FaultRule.id == rule_id, or_(FaultRule.times.is_(None), FaultRule.hits < FaultRule.times))
-        .values(hits=FaultRule.hits + 1)
+    return bool(
+        changed(
+            db,
+            update(FaultRule)
+            .where(FaultRule.id == rule_id, or_(FaultRule.times.is_(None), FaultRule.hits < FaultRule.times))
+            .values(hits=FaultRule.hits + 1),
+        )
     )
-    return bool(res.rowcount)

@@ -9,6 +9,7 @@ clock (`ClockedRecognizer`) also plays replayed streaming recordings (stream_rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,13 @@ class ScriptedEngine:
             progress(1.0)
         language = self.effect.get("language_code") or options.language or "en"
         return EngineResult(words=words, language=language)
+
+    @property
+    def live_batch(self) -> int:
+        return self.inner.live_batch
+
+    def transcribe_batch(self, items: Sequence[tuple[np.ndarray, TranscribeOptions]]) -> list[EngineResult]:
+        return [self.transcribe(samples, options) for samples, options in items]
 
     def detect_language(self, samples: np.ndarray, model: str | None = None) -> tuple[str, float]:
         code = self.effect.get("language_code")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.db.models import FaultRule, Transcript, Upload
+from server.db.session import changed
 from server.emulator.matching import Facts, lower_headers, matches, may_fire
 from server.emulator.payloads import validated
 from server.emulator.recordings import file_sha256
@@ -160,7 +161,7 @@ def delete_script(db: Session, script_id: str) -> FaultRule:
 
 
 def delete_scripts(db: Session) -> int:
-    return db.execute(delete(FaultRule).where(FaultRule.kind.in_(KINDS))).rowcount or 0
+    return changed(db, delete(FaultRule).where(FaultRule.kind.in_(KINDS)))
 
 
 def render_script(rule: FaultRule) -> dict[str, Any]:
@@ -174,9 +175,7 @@ def render_script(rule: FaultRule) -> dict[str, Any]:
 # --- matching: at job creation and stream start ----------------------------------------------------
 
 
-def _first(
-    db: Session, kind: str, facts: Facts, upload_path: Callable[[], str | None]
-) -> FaultRule | None:
+def _first(db: Session, kind: str, facts: Facts, upload_path: Callable[[], str | None]) -> FaultRule | None:
     """The newest matching script of `kind` with firings left (that firing is counted). Newest, unlike fault
     rules: a test's own script overrides a suite-wide one added before it, as WireMock's stubs do
     (docs/testing.md#scripted-results CHOICE). Without a script of `kind` (the cached kinds say so) the

@@ -23,7 +23,7 @@ from server.emulator.stream_recording_file import (
     stream_recording_path,
 )
 from server.engine.base import EngineResult
-from server.engine.recognizer import DecodeRequest, Event, StreamRecognizer
+from server.engine.recognizer import DecodeRequest, Event, Recognizer
 
 OWN_MESSAGES = frozenset({"Begin", "Termination"})  # ids and times: the replaying session sends its own
 
@@ -36,7 +36,7 @@ class ReplayRecognizer(ClockedRecognizer):
 
     def __init__(
         self,
-        inner: StreamRecognizer,
+        inner: Recognizer,
         params: dict[str, str],
         tally: AudioTally,
         settings: Settings,

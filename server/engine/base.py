@@ -78,7 +78,11 @@ class EngineError(Exception):
 
 class Engine(Protocol):
     name: str
-    live_batch: int  # live windows worth decoding in one call (`transcribe_batch`) on this engine's device
+
+    @property
+    def live_batch(self) -> int:
+        """Live windows worth decoding in one call (`transcribe_batch`) on this engine's device."""
+        ...
 
     def transcribe(
         self,

@@ -19,6 +19,7 @@ loop) and hands the words back to `complete()`. The policy:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -135,6 +136,32 @@ class _Utterance:
         if self.candidate is not None and self.candidate[0] == self.speech_end:
             return self.candidate[1]
         return None
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """What a live session drives: `StreamRecognizer`, or what stands in for it (scripted turns, a replayed
+    recording, server/emulator). The session feeds audio, polls for events and decodes, and runs each decode
+    on the engine, withdrawing a partial that still waits once the turn's final is due."""
+
+    def feed(self, samples: np.ndarray) -> None: ...
+
+    def force_end(self) -> None: ...
+
+    @property
+    def busy(self) -> bool: ...
+
+    @property
+    def has_speech(self) -> bool: ...
+
+    @property
+    def final_due(self) -> bool: ...
+
+    def withdraw(self, request: DecodeRequest) -> None: ...
+
+    def poll(self) -> tuple[list[Event], DecodeRequest | None]: ...
+
+    def complete(self, request: DecodeRequest, result: EngineResult) -> list[Event]: ...
 
 
 def _key(text: str) -> str:

@@ -90,7 +90,7 @@ def run(doc: Document) -> dict[str, Any]:
     severities: dict[str, list[tuple[float, float]]] = {}
     for a, b in segments(sentences):
         block = conf[a:b]
-        found = []
+        found: list[dict[str, Any]] = []
         for j, label in enumerate(labels):
             best = float(block[:, j].max())
             if best < threshold:

@@ -388,7 +388,7 @@ def run(doc: Document) -> dict[str, Any]:
     if n_speakers is None and high is None:
         seconds = doc.samples.duration_s
         high = next(limit for longest, limit in DEFAULT_MAX_SPEAKERS if seconds <= longest)
-    channels = sorted({w["channel"] for w in doc.words if w.get("channel") is not None}, key=_channel_order)
+    channels = sorted({c for w in doc.words if (c := w.get("channel")) is not None}, key=_channel_order)
     if doc.scripted_speakers:  # a scripted result says who speaks (server/emulator/scripted.py)
         _label_from_script(doc.words, doc.scripted_speakers)
         channels = []

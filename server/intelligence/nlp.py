@@ -103,7 +103,7 @@ def _analyzer(nlp: Language) -> AnalyzerEngine:
             model_to_presidio_entity_mapping=SPACY_TO_PRESIDIO, labels_to_ignore=_IGNORED_LABELS
         ),
     )
-    engine.nlp = {"en": nlp}  # share the pipeline already loaded instead of `engine.load()` loading it again
+    engine.nlp = {"en": nlp}  # type: ignore[assignment]  # presidio declares it None until load(); share the pipeline already loaded instead of `engine.load()` loading it again
     registry = RecognizerRegistry(supported_languages=["en"])
     log = logging.getLogger("presidio-analyzer")
     level = log.level

@@ -228,5 +228,5 @@ def run(doc: Document) -> dict[str, Any]:
     if doc.utterances is not None:
         doc.utterances = build_utterances(doc.words)
     multichannel = doc.utterances is not None and any("channel" in w for w in doc.words)
-    doc.text = utterance_text(doc.utterances) if multichannel else join_text(doc.words)
+    doc.text = utterance_text(doc.utterances or []) if multichannel else join_text(doc.words)
     return {}

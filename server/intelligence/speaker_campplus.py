@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def onnx_model() -> bytes:
 # --- front end ------------------------------------------------------------------------------------------
 
 
-def _mel(freq: np.ndarray) -> np.ndarray:
+def _mel(freq: np.ndarray | np.float64) -> np.ndarray:
     return 1127.0 * np.log(1.0 + freq / 700.0)
 
 
@@ -156,7 +157,7 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs: Any) -> str:
         from onnx import helper
 
         out = self.name(hint or op_type.lower())

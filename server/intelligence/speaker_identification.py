@@ -150,7 +150,7 @@ def identify(utterances: list[dict[str, Any]], request: dict[str, Any]) -> dict[
 def apply_mapping(doc: Document, results: dict[str, Any], mapping: dict[str, str]) -> None:
     """Rename every `speaker` field; labels missing from the mapping stay as they were."""
 
-    def rename(item: dict[str, Any]) -> None:
+    def rename(item: Any) -> None:  # a word (TypedDict) or an utterance
         if item.get("speaker") in mapping:
             item["speaker"] = mapping[item["speaker"]]
 

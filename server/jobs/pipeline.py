@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -36,10 +36,11 @@ from server.jobs.result_keys import RECORDED_EXPORTS, REDACTED_AUDIO_FILE
 from server.jobs.stand_ins import EngineAlone, JobStandIns, Speakers
 from server.jobs.windows import windows
 from server.languages import to_api_language, to_whisper_language, unavailable_addons
+from server.media.encode import AudioFormat
 from server.media.errors import MediaError
 from server.media.probe import probe_measured
 from server.media.rate import SAMPLE_RATE
-from server.media.redact import write_redacted
+from server.media.redact import Method, write_redacted
 from server.media.span import Audio, FileAudio
 from server.media.speech import speech_fraction
 from server.text.formatting import apply_options, join_text
@@ -126,6 +127,7 @@ def _transcribe_file(
 
     candidates = [(name, settings.speech_model_map.get(name, name)) for name in p.speech_models or []]
     language_confidence = None
+    whisper_language: str | None
     if p.language_detection:
         # whisper detects from the first 30 s; the first window holds them
         first = next(windows(audio.blocks(), settings.transcribe_window_s)).samples
@@ -245,9 +247,9 @@ def _write_redacted_audio(doc: Document, settings: Settings) -> str | None:
     options = doc.request.redact_pii_audio_options or {}
     if not doc.words and not options.get("return_redacted_no_speech_audio"):
         return None
-    fmt = doc.request.redact_pii_audio_quality or "mp3"
+    fmt = cast(AudioFormat, doc.request.redact_pii_audio_quality or "mp3")  # validated: mp3 or wav
     name = f"{secrets.token_hex(16)}.{fmt}"
-    method = "silence" if options.get("override_audio_redaction_method") == "silence" else "beep"
+    method: Method = "silence" if options.get("override_audio_redaction_method") == "silence" else "beep"
     spans = doc.pii_spans
     path = settings.redacted_audio_dir / name
     offset_ms = doc.samples_offset_ms

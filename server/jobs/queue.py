@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Account, Transcript, TranscriptStatus, Upload, WebhookDelivery
-from server.db.session import Pool, session_scope
+from server.db.session import Pool, changed, session_scope
 from server.jobs.job_fault import JobFault
 from server.jobs.result_keys import REDACTED_AUDIO_FILE, REDACTED_AUDIO_PATH
 from server.transcript_request import TranscriptRequest
@@ -247,12 +247,12 @@ def hand_back(owner: str, job_ids: list[str] | None = None) -> int:
         )
         if job_ids is not None:
             stmt = stmt.where(Transcript.id.in_(job_ids))
-        res = db.execute(
+        return changed(
+            db,
             stmt.values(
                 status=TranscriptStatus.QUEUED,
                 lease_owner=None,
                 lease_expires_at=None,
                 attempts=Transcript.attempts - 1,
-            )
+            ),
         )
-        return res.rowcount or 0

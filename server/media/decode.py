@@ -14,6 +14,7 @@ from server.media.errors import audio_too_long, transcoding_failed
 # Seek this far before a requested start so that decoders with priming (mp3, aac, opus) and the
 # resampler's filter have settled by the time the wanted span begins.
 _PREROLL_S = 0.5
+_SEEK_ERRORS: tuple[type[BaseException], ...] = (*AV_ERRORS, TypeError, ZeroDivisionError)
 _SEEK_SLACK_S = 0.005
 
 
@@ -39,9 +40,7 @@ def decode(
     Memory grows with the span: long audio goes through `decode_blocks` instead.
     """
     blocks = list(
-        decode_blocks(
-            path, sample_rate=sample_rate, mono=mono, start_ms=start_ms, end_ms=end_ms, max_s=max_s
-        )
+        decode_blocks(path, sample_rate=sample_rate, mono=mono, start_ms=start_ms, end_ms=end_ms, max_s=max_s)
     )
     return np.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
 
@@ -102,8 +101,10 @@ def _decode(
         if seek:
             try:
                 origin = stream.start_time or 0
+                if not stream.time_base:
+                    raise _SeekUnusable
                 container.seek(origin + int((start_s - _PREROLL_S) / stream.time_base), stream=stream)
-            except (*AV_ERRORS, TypeError, ZeroDivisionError):
+            except _SEEK_ERRORS:
                 raise _SeekUnusable from None
         out = _Blocks(mono, start_s, end_s, rate, block, limit)
         out.stream_channels = int(stream.codec_context.channels or 1)

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
 
 from server.media._container import AV_ERRORS
 from server.media.errors import MediaError
@@ -75,7 +76,7 @@ def _encode(
     channels = first.shape[0]
     layout = _LAYOUTS[channels]
     with av.open(filename, mode="w", format=format) as container:
-        stream = container.add_stream(codec, rate=sample_rate, layout=layout)
+        stream = cast(AudioStream, container.add_stream(codec, rate=sample_rate, layout=layout))
         stream.format = sample_format
         if format == "mp3":
             stream.bit_rate = 64_000 if channels == 1 else 128_000

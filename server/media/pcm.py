@@ -55,13 +55,13 @@ class PcmStream:
             self._carry = data[cut:]
             pcm = np.frombuffer(data[:cut], dtype="<i2")
         if self._resampler is not None and len(pcm):
-            pcm = self._resample(pcm)
+            pcm = self._resample(self._resampler, pcm)
         return pcm.astype(np.float32) / 32768.0
 
-    def _resample(self, pcm: np.ndarray) -> np.ndarray:
+    def _resample(self, resampler: av.AudioResampler, pcm: np.ndarray) -> np.ndarray:
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1).astype(np.int16), format="s16", layout="mono")
         frame.sample_rate = self.sample_rate
         frame.pts = self._pts
         self._pts += len(pcm)
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.clock import utcnow
 from server.db.models import Account, ApiKey, StreamSession, StreamToken
+from server.db.session import changed
 from server.errors import ApiError
 from server.services.accounts import account_for_key, hash_key, live_key
 
@@ -103,16 +104,17 @@ def open_session(db: Session, caller: Caller, protocol: str) -> str:
     if active_count(db, account.id) >= account.realtime_limit:
         raise TooManyStreams
     if caller.token_hash is not None:
-        spent = db.execute(
+        spent = changed(
+            db,
             update(StreamToken)
             .where(
                 StreamToken.token_hash == caller.token_hash,
                 StreamToken.used_at.is_(None),
                 StreamToken.expires_at > utcnow(),
             )
-            .values(used_at=utcnow())
+            .values(used_at=utcnow()),
         )
-        if spent.rowcount != 1:
+        if spent != 1:
             raise TokenSpent
     row = StreamSession(account_id=account.id, protocol=protocol)
     db.add(row)

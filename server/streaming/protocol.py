@@ -80,8 +80,13 @@ class Adapter(Protocol):
     too_many_streams: Close
     expired: Close
     server_error: Close
-    idle: Close | None  # v2: the close for an idle session
     is_v3: bool  # v3: idle sessions end gracefully (inactivity_timeout), any message is activity
+
+    @property
+    def idle(self) -> Close | None:
+        """v2: the close for an idle session."""
+        ...
+
 
     def parse_query(self, query: Mapping[str, str], partial_interval_ms: int) -> StreamOptions: ...
     def paid_only_message(self) -> dict[str, Any] | None: ...

@@ -20,8 +20,9 @@ SUBSTITUTIONS = ("hash", "entity_name")
 def redact(words: list[StreamWord], policies: list[str], sub: str, language: str | None) -> list[StreamWord]:
     """The turn's words with the requested PII replaced; runs off the event loop (NER)."""
     plain: list[Word] = [
-        {"text": w.text, "start": w.start, "end": w.end, "confidence": w.confidence} for w in words
-    ]  # type: ignore[typeddict-item]
+        {"text": w.text, "start": w.start, "end": w.end, "confidence": w.confidence, "speaker": None}
+        for w in words
+    ]
     english = (language or "en").startswith("en")
     entities = pii.detect(join_text(plain), policies or list(ALL_POLICIES), english)
     if not entities:

@@ -12,13 +12,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.engine.base import EngineResult
-from server.engine.recognizer import DecodeRequest, Event, Final, StreamRecognizer
+from server.engine.recognizer import DecodeRequest, Event, Final, Recognizer, StreamRecognizer
 from server.intelligence.stream_speakers import StreamSpeakers
 from server.media.pcm import PcmStream
 from server.services.stream_slots import HEARTBEAT_EVERY_S
@@ -53,7 +54,7 @@ class SessionRunner:
         self.adapter = adapter
         self.stream = stream
         self.decoder = decoder
-        self.recognizer = StreamRecognizer(stream.turn)
+        self.recognizer: Recognizer = StreamRecognizer(stream.turn)
         self.pcm = PcmStream(stream.encoding, stream.sample_rate)
         self.max_session_s = max_session_s
         # v2 closes sessions without audio (4031); v3 ends them gracefully, only if the client asked
@@ -154,7 +155,7 @@ class SessionRunner:
             if message["type"] == "websocket.disconnect":
                 raise _Closed(None)
 
-    async def _receive(self) -> dict[str, Any]:
+    async def _receive(self) -> Message:
         now = time.monotonic()
         expires_in = self.started + self.max_session_s - now
         idle_in = self.last_activity + self.idle_timeout_s - now if self.idle_timeout_s else None
@@ -240,7 +241,7 @@ class SessionRunner:
     def _prompt_context(self) -> str:
         return " ".join(self.context)[-self.stream.context_chars :] if self.carry_context else ""
 
-    async def _send_events(self, events: list[Event | Ready]) -> None:
+    async def _send_events(self, events: Sequence[Event | Ready]) -> None:
         for event in events:
             if isinstance(event, Ready):
                 await self.ws.send_json(event.payload)

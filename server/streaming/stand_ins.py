@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket
 
-from server.engine.recognizer import StreamRecognizer
+from server.engine.recognizer import Recognizer
 from server.streaming.close_codes import Close
 from server.streaming.session import SessionRunner
 
@@ -39,7 +39,7 @@ RecordingSetUp = Callable[[SessionRunner, WebSocket], Relay | None]
 @dataclass(frozen=True)
 class SessionStandIns:
     close: tuple[Close, float] | None = None  # close the session with this, this many seconds in
-    recognizer: StreamRecognizer | None = None  # replaces the runner's: it plays scripted turns
+    recognizer: Recognizer | None = None  # replaces the runner's: it plays scripted turns
     recording: RecordingSetUp | None = None  # record or replay mode: set up on a v3 session's runner
 
 

@@ -318,14 +318,13 @@ class V3Adapter:
         if not event.words:
             return []
         messages: list[dict[str, Any]] = []
-        final = isinstance(event, Final)
-        if not final and not stream.include_partial_turns:
+        if not isinstance(event, Final) and not stream.include_partial_turns:
             return []
         if not self.speech_started:
             self.speech_started = True
             onset = event.onset
             messages.append({"type": "SpeechStarted", "timestamp": onset.ms, "confidence": onset.confidence})
-        if not final:
+        if not isinstance(event, Final):
             messages.append(
                 {
                     "type": "Turn",

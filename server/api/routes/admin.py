@@ -24,7 +24,8 @@ from server.services.accounts import api_key_from
 def is_admin(request: Request, settings: Settings) -> bool:
     """The request carries the admin token (constant-time compare)."""
     given = (api_key_from(request.headers.get("authorization")) or "").encode()
-    return bool(settings.admin_token) and secrets.compare_digest(given, settings.admin_token.encode())
+    token = settings.admin_token
+    return bool(token) and secrets.compare_digest(given, (token or "").encode())
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:
@@ -53,9 +54,7 @@ def list_accounts(db: ReadDb) -> dict[str, Any]:
 
 
 @router.post("/accounts", status_code=201)
-def create_account(
-    data: AdminBody, db: WriteDb, settings: SettingsDep
-) -> dict[str, Any]:
+def create_account(data: AdminBody, db: WriteDb, settings: SettingsDep) -> dict[str, Any]:
     return admin.create_account(db, settings, data)
 
 
@@ -75,9 +74,7 @@ def update_account(
 
 
 @router.delete("/accounts/{account_id}")
-def delete_account(
-    account_id: str, db: WriteDb, settings: SettingsDep
-) -> dict[str, Any]:
+def delete_account(account_id: str, db: WriteDb, settings: SettingsDep) -> dict[str, Any]:
     return admin.delete_account(db, settings, account_id)
 
 

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.types import Receive
 
 from server import errors
 from server.api.deps import authenticate
@@ -43,7 +43,7 @@ class _Body:
     """The request body as it arrives, with the stall deadline; drained after an early error so the client,
     which reads only once its upload is done, still gets the answer."""
 
-    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]], stall_s: float) -> None:
+    def __init__(self, receive: Receive, stall_s: float) -> None:
         self.receive = receive
         self.stall_s = stall_s
         self.done = False
@@ -136,9 +136,7 @@ async def _warm(request: Request, *, dictation: bool) -> JSONResponse:
         await _authenticate(request)
         settings: Settings = node.settings
         model = (
-            local_model(DICTATION_MODEL, settings)
-            if dictation
-            else _model(request, settings, required=False)
+            local_model(DICTATION_MODEL, settings) if dictation else _model(request, settings, required=False)
         )
         await sync.warm(node.decode_scheduler, model)
     except errors.Problem as problem:
