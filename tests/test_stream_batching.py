@@ -179,6 +179,19 @@ async def test_a_waiting_partial_can_be_withdrawn_but_not_one_the_engine_has() -
     decoder.shutdown()
 
 
+def test_a_partial_is_padded_less_than_a_final_and_neither_to_a_bucket() -> None:
+    """The encoder's cost grows with the padded length: a window is padded by exactly what whisper needs (10 s
+    for a final, which must close its sentence; 6 s for a partial), not rounded up to a batch bucket."""
+    from server.engine.short_window import _Window
+
+    features = np.zeros((80, 250), dtype=np.float32)  # 2.5 s
+    scheduler = DecodeScheduler(GatedEngine(), Settings())  # type: ignore[arg-type]
+    final, partial = (scheduler.options(_request(0, final=f), _stream()) for f in (True, False))
+    frames = [_Window(0, np.zeros(1), o, 1, features, []).frames for o in (final, partial)]
+    assert frames == [250 + 1000, 250 + 600]
+    scheduler.shutdown()
+
+
 @pytest.mark.real
 def test_real_engine_batch_gives_each_window_the_words_it_gets_alone() -> None:
     from server.engine.whisper import WhisperEngine

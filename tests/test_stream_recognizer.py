@@ -9,7 +9,7 @@ import pytest
 from server.engine.base import TranscribeOptions
 from server.engine.mock import MockEngine
 from server.engine.recognizer import DecodeRequest, Final, Partial, StreamRecognizer, TurnConfig
-from server.engine.vad import StreamingVad
+from server.engine.vad import FRAME, StreamingVad
 from server.media.decode import decode
 from server.media.rate import SAMPLE_RATE
 from tests.support.spec import AUDIO
@@ -245,3 +245,61 @@ def test_a_partial_still_waiting_when_the_final_is_due_is_withdrawn_and_the_fina
     late = [[w.start for w in e.words] for e in events if isinstance(e, Final)]
     assert withdrawn >= 1
     assert [turn[0] for turn in late] == [turn[0] for turn in prompt]
+
+
+def _first_final_request_silence_ms(config: TurnConfig) -> float:
+    """How much silence had followed the first turn's speech when the recognizer asked for its final."""
+    recognizer = StreamRecognizer(config)
+    audio = with_silence(JFK[: int(2.5 * SAMPLE_RATE)], 1.0)  # "And so my fellow Americans", then silence
+    for i in range(0, len(audio), 320):  # 20 ms chunks: the silence is measured to a chunk
+        recognizer.feed(audio[i : i + 320])
+        while True:
+            _, request = recognizer.poll()
+            if request is None:
+                break
+            if request.final:
+                return (recognizer.total - request.speech_end) * 1000 / SAMPLE_RATE
+            options = TranscribeOptions(offset_s=request.offset_ms / 1000)
+            recognizer.complete(request, ENGINE.transcribe(request.samples, options))
+    raise AssertionError("no final asked for")
+
+
+def test_a_turn_that_ends_after_100_ms_has_its_final_asked_for_then() -> None:
+    """LiveKit and Pipecat set Universal-3 Pro's turn silence to 100 ms: the final decode starts when the turn
+    is over, not after the 150 ms that longer turn silences wait before speculating."""
+    short = _first_final_request_silence_ms(TurnConfig(min_silence_ms=100, max_silence_ms=100))
+    long = _first_final_request_silence_ms(TurnConfig(min_silence_ms=700, max_silence_ms=700))
+    assert 100 <= short < 130
+    assert 150 <= long < 180
+
+
+class _ScriptedVad:
+    """Speech probabilities per VAD frame, as given: the recognizer's policy without Silero's judgement."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        self.probabilities = probabilities
+        self.pending = 0
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        self.pending += len(samples)
+        frames, self.pending = divmod(self.pending, FRAME)
+        out, self.probabilities = self.probabilities[:frames], self.probabilities[frames:]
+        return np.array(out + [0.0] * (frames - len(out)), dtype=np.float32)
+
+
+@pytest.mark.parametrize(("fading", "partials_while_fading"), [(0.4, 0), (0.9, 2)])
+def test_no_partial_starts_while_speech_fades(fading: float, partials_while_fading: int) -> None:
+    """Under the onset threshold (0.5) but over the offset one (0.35) speech is ending: a partial started
+    then would still be decoding when the final falls due, and hold it back."""
+    speech, fade = 40, 20  # frames of 32 ms: 1.3 s of speech, then 0.64 s fading (or still speaking)
+    recognizer = StreamRecognizer(TurnConfig(min_silence_ms=700, max_silence_ms=700))
+    recognizer._vad = _ScriptedVad([0.9] * speech + [fading] * fade)  # type: ignore[assignment]
+    asked_at: list[int] = []
+    for i in range(0, (speech + fade) * FRAME, FRAME):
+        recognizer.feed(np.zeros(FRAME, dtype=np.float32))
+        _, request = recognizer.poll()
+        if request is not None:
+            asked_at.append(i // FRAME)
+            recognizer.complete(request, ENGINE.transcribe(request.samples, TranscribeOptions(offset_s=0)))
+    assert asked_at and asked_at[0] < speech  # partials while speech is clear
+    assert len([frame for frame in asked_at if frame >= speech + 1]) == partials_while_fading

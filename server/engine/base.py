@@ -53,6 +53,9 @@ class TranscribeOptions:
     # Streaming: encode the audio plus >= 10 s of silence instead of whisper's fixed 30 s window
     # (whisper.cpp's audio_ctx idea). Short live windows then decode about twice as fast.
     short_context: bool = False
+    # Streaming: a partial, replaced by the turn's final. Its short window is padded less (short_window.py):
+    # it decodes sooner, at the cost of the sentence's closing punctuation, which only a final needs.
+    draft: bool = False
     # "translate": whisper's own speech translation, any language it knows into English
     # (docs/compatibility.md#speech-understanding translation)
     task: str = "transcribe"

@@ -8,8 +8,10 @@ loop) and hands the words back to `complete()`. The policy:
   stable once two consecutive decodes agree on it (LocalAgreement-2), so the stable prefix only grows.
   A slow decode delays the next one: a busy machine decodes less often, never falls behind.
 - As soon as a short silence follows speech, the final decode of the utterance starts speculatively; if the
-  silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped.
-- A pause of `max_silence_ms` (at least `SPECULATE_MS`) ends the turn where it happened in the audio, however
+  silence lasts long enough the final is sent at once, and if speech resumes the guess is dropped. No partial
+  starts while speech fades (the VAD's probability under its onset threshold, not yet under its offset one):
+  one in flight when the silence begins would hold the final back.
+- A pause of `max_silence_ms` ends the turn where it happened in the audio, however
   late the decoder gets to it: a busy machine sends the final later, but never merges two turns (and so never
   grows its windows).
 - `end_of_turn_confidence` comes from the final text: a sentence that ends with terminal punctuation is a
@@ -29,7 +31,7 @@ from server.media.rate import SAMPLE_RATE
 
 PREROLL_MS = 400  # audio kept before the first speech frame: Silero notices onsets late
 TAIL_MS = 250  # audio after the last speech frame given to the final decode
-SPECULATE_MS = 150  # silence after which the final decode starts
+SPECULATE_MS = 150  # silence after which the final decode starts (sooner when the turn ends sooner)
 PARTIAL_SILENCE_MS = 64  # no partial decode starts once this much silence follows speech: the final is near,
 # and a partial in flight would hold it back (one decode per session at a time)
 MIN_SPEECH_MS = 96  # shorter blips (clicks, breaths) do not open an utterance
@@ -190,6 +192,7 @@ class StreamRecognizer:
         self._generation = 0
         self._forced = False
         self._cuts: list[_Cut] = []  # long pauses inside the current utterance, oldest first
+        self._fading = False  # in speech by hysteresis only: the last frame scored under the onset threshold
 
     # --- input ---------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
@@ -197,11 +200,12 @@ class StreamRecognizer:
         self.total += len(samples)
         on = self.config.vad_threshold
         off = max(0.01, on - 0.15)  # hysteresis, as faster-whisper's own VAD
-        cut_after = _samples(max(self.config.max_silence_ms, SPECULATE_MS))
+        cut_after = _samples(max(self.config.max_silence_ms, self._speculate_ms))
         for prob in self._vad.feed(samples):
             start, end = self._vad_samples, self._vad_samples + FRAME
             self._vad_samples = end
             was_speech, self._in_speech = self._in_speech, prob >= on or (self._in_speech and prob >= off)
+            self._fading = self._in_speech and prob < on
             if not self._in_speech:
                 continue
             if not was_speech and self._utt is not None and start - self._utt.speech_end >= cut_after:
@@ -237,7 +241,13 @@ class StreamRecognizer:
             return True
         if not self.has_speech or utt.guessed is not None:
             return False
-        return self._forced or self._too_long or self._silence_ms(utt) >= SPECULATE_MS
+        return self._forced or self._too_long or self._silence_ms(utt) >= self._speculate_ms
+
+    @property
+    def _speculate_ms(self) -> int:
+        """When the final decode starts: after SPECULATE_MS of silence, or as soon as the turn is over when it
+        ends sooner (Universal-3 Pro as LiveKit and Pipecat set it: 100 ms)."""
+        return max(PARTIAL_SILENCE_MS, min(SPECULATE_MS, self.config.max_silence_ms))
 
     def _silence_ms(self, utt: _Utterance) -> float:
         return (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
@@ -280,7 +290,7 @@ class StreamRecognizer:
         if self.final_due:
             return [], self._request(final=True, forced=self._forced or self._too_long)
         due = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE >= self.config.partial_interval_ms
-        if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due:
+        if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due and not self._fading:
             self._last_partial_at = self.total
             return [], self._request(final=False)
         return [], None

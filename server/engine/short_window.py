@@ -1,16 +1,18 @@
 """Short live windows (stream partials and finals, sync utterances), decoded one at a time or many together.
 
-Whisper encodes a fixed 30 s window. A live window of a few seconds needs only its own length plus at least
-10 s of padding (less makes whisper loop on its last words): encoded that way, then decoded greedily or by
-beam search and aligned word by word as faster-whisper does, it decodes about twice as fast.
+Whisper encodes a fixed 30 s window. A live window of a few seconds needs only its own length plus 10 s of
+padding (less makes whisper loop on its last words, or leave a finished sentence without its full stop):
+encoded that way, then decoded greedily or by beam search and aligned word by word as faster-whisper does, it
+decodes about twice as fast. The encoder's cost grows with the padded length (base, 2 cores: 103 ms for 10 s,
+168 ms for 15 s), so a partial (`draft`), whose words a final replaces, is padded by 6 s only.
 
 Several windows (the pending decodes of several streams) decode faster together: CTranslate2 encodes,
 generates and aligns a batch in one call; generation per window costs less in a batch (a first probe on 2
 cores: 88 ms alone, 44 ms in a batch of 2; bench/stream_batch.py measures it). The windows of one batch
 must share what CTranslate2 keeps per batch: the beam size, the token position of <|startoftranscript|>
 (so the carried-context prompts of a batch are cut to the shortest one's length: the oldest context tokens
-go first) and, to align, the language. Lengths are bucketed in 5 s steps of padding so that a short window
-is not padded to a long one's size.
+go first) and, to align, the language. A batch holds windows within 5 s of each other's length, so that a
+short window is not padded to a long one's size.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from server.media.rate import SAMPLE_RATE
 SHORT_CONTEXT_MAX_S = 20.0
 LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
 MIN_FRAMES = 1000  # 10 s of features
-STEP_FRAMES = 500  # padding is rounded up to 5 s steps; one batch spans one step
+DRAFT_MIN_FRAMES = 600  # 6 s: a partial's padding (docs/benchmarks.md, "Universal-3 Pro, one stream")
+STEP_FRAMES = 500  # one batch spans windows within 5 s of each other's length
 FULL_FRAMES = 3000  # whisper's own 30 s window
 CUT_SHORT_S = 1.0  # words ending this long before the window does: decode it again in the full window
 # a live window's detection multiplies the session's language's probability by this before choosing: a
@@ -70,8 +73,8 @@ class _Window:
     def frames(self) -> int:
         if self.full:
             return FULL_FRAMES
-        rounded = -(-(self.content + MIN_FRAMES) // STEP_FRAMES) * STEP_FRAMES
-        return min(FULL_FRAMES, max(MIN_FRAMES, rounded))
+        padding = DRAFT_MIN_FRAMES if self.options.draft else MIN_FRAMES
+        return min(FULL_FRAMES, self.content + padding)
 
     @property
     def cut_short(self) -> bool:

@@ -83,6 +83,7 @@ class DecodeScheduler:
             temperature=0.0,  # no fallback re-decodes: a live stream cannot wait for them
             offset_s=request.offset_ms / 1000,
             short_context=not request.final or self.settings.stream_short_context_finals,
+            draft=not request.final,
         )
 
     async def run(
