@@ -25,8 +25,9 @@ from server.services.accounts import KEYS, AccountRef, account_ref_for_key, api_
 def get_db() -> Iterator[Session]:
     """A session for admin requests that write. Use as `Depends(get_db, scope="function")`: the commit must
     happen before the response is sent, or a client's next request may not see what it just created.
-    Caches of keys and fault rules are dropped after the commit (an admin write may change either)."""
-    with session_scope() as db:
+    Caches of keys and fault rules are dropped after the commit (an admin write may change either). FastAPI
+    enters and leaves it in separate thread-pool calls, so it may end on another thread than it began."""
+    with session_scope(same_thread=False) as db:
         yield db
     KEYS.clear()
     rules_changed()

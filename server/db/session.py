@@ -126,16 +126,21 @@ def _factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Sess
 
 
 @contextmanager
-def session_scope(*, write_lock: bool = True, pool: Pool = Pool.API) -> Iterator[Session]:
+def session_scope(
+    *, write_lock: bool = True, pool: Pool = Pool.API, same_thread: bool = True
+) -> Iterator[Session]:
     """A transaction that commits on success.
 
     On SQLite a transaction that reads and then writes cannot upgrade its lock once another writer has
     committed ("database is locked" at once, no busy wait), so every transaction that may write takes the
     writer lock when it begins; pure reads pass `write_lock=False` and run concurrently under WAL. Writers
-    of this process take turns on an in-process lock first (no busy-handler sleeps between them).
+    of this process take turns on an in-process lock first (no busy-handler sleeps between them). That lock
+    belongs to the thread that took it: a scope that may end on another thread (`same_thread=False`: a
+    FastAPI generator dependency enters and exits in two separate thread-pool calls) waits in SQLite's busy
+    handler instead.
     """
     factory = _factories(get_engine(pool))[1 if write_lock else 0]
-    if write_lock and factory.kw["bind"].dialect.name == "sqlite":
+    if write_lock and same_thread and factory.kw["bind"].dialect.name == "sqlite":
         with _SQLITE_WRITER, factory() as session, session.begin():
             yield session
         return
