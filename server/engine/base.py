@@ -50,7 +50,7 @@ class TranscribeOptions:
     # Streaming: where these samples start in the session. The mock engine reads its text off one timeline,
     # so each turn of a stream gets the words of its own span; a real engine ignores it.
     offset_s: float | None = None
-    # Streaming: encode the audio plus >= 10 s of silence instead of whisper's fixed 30 s window
+    # Streaming: encode the audio plus 10 s of silence (a draft: 6 s) instead of whisper's fixed 30 s window
     # (whisper.cpp's audio_ctx idea). Short live windows then decode about twice as fast.
     short_context: bool = False
     # Streaming: a partial, replaced by the turn's final. Its short window is padded less (short_window.py):
