@@ -252,6 +252,13 @@ def main() -> None:
         metavar="LOCALSCRIBE_X=V",
         help="a setting for the server under test (repeatable), e.g. LOCALSCRIBE_STREAM_DECODE_THREADS=2",
     )
+    p.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another /v3/ws query parameter (repeatable), e.g. previous_context_n_turns=0",
+    )
     add_quiet_args(p)
     args = p.parse_args()
     quiet_timeout = args.quiet_timeout if args.quiet_timeout is not None else (2.0 if args.quick else 300.0)
@@ -280,6 +287,7 @@ def main() -> None:
         url = server.url.replace("http://", "ws://") + "/v3/ws?sample_rate=16000"
         url += f"&speech_model={args.speech_model}"
         url += f"&{FRAMEWORK_QUERY}" if pro else ""
+        url += "".join(f"&{item}" for item in args.query)
         asyncio.run(one_stream(url, audio[: SAMPLE_RATE * 2 * 3], 0))  # warm the streaming model
         for n in counts:
             pids = [server.proc.pid] if server.proc else []
@@ -322,6 +330,7 @@ def main() -> None:
         "quick": args.quick,
         "model": args.model,
         "speech_model": args.speech_model,
+        "query": args.query,
         "language": args.language,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
