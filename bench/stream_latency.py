@@ -253,6 +253,13 @@ def main() -> None:
         help="a setting for the server under test (repeatable), e.g. LOCALSCRIBE_STREAM_DECODE_THREADS=2",
     )
     p.add_argument(
+        "--clips",
+        default=None,
+        metavar="A,B",
+        help="these clips of the audio manifest (with a reference) instead of the language's set, e.g. "
+        "pyannote_sample.wav: a conversation",
+    )
+    p.add_argument(
         "--query",
         action="append",
         default=[],
@@ -264,6 +271,8 @@ def main() -> None:
     quiet_timeout = args.quiet_timeout if args.quiet_timeout is not None else (2.0 if args.quick else 300.0)
     pro = args.speech_model.startswith(("u3-", "universal-3"))
     clip_set = GERMAN_CLIPS if args.language == "de" else CLIPS
+    if args.clips:
+        clip_set = tuple(args.clips.split(","))
     names = clip_set[:1] if args.quick else clip_set
     counts = [1] if args.quick else [int(n) for n in args.streams.split(",")]
     load_before = os.getloadavg()
