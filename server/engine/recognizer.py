@@ -130,7 +130,7 @@ class _Utterance:
 
     @property
     def onset(self) -> Onset:
-        return Onset(int(self.start * 1000 / SAMPLE_RATE), round(self.onset_prob, 4))
+        return Onset(int(_ms(self.start)), round(self.onset_prob, 4))
 
     @property
     def guessed(self) -> Final | None:
@@ -250,13 +250,13 @@ class StreamRecognizer:
         return max(PARTIAL_SILENCE_MS, min(SPECULATE_MS, self.config.max_silence_ms))
 
     def _silence_ms(self, utt: _Utterance) -> float:
-        return (self.total - utt.speech_end) * 1000 / SAMPLE_RATE
+        return _ms(self.total - utt.speech_end)
 
     @property
     def _too_long(self) -> bool:
         """A monologue without pauses: cut here (whisper's window is 30 s)."""
         utt = self._utt
-        return utt is not None and (self.total - utt.start) * 1000 / SAMPLE_RATE >= MAX_UTTERANCE_MS
+        return utt is not None and _ms(self.total - utt.start) >= MAX_UTTERANCE_MS
 
     def withdraw(self, request: DecodeRequest) -> None:
         """A partial `request` that never reached the engine: as if it had not been asked for."""
@@ -273,7 +273,7 @@ class StreamRecognizer:
         if self._cuts:
             return self._poll_cut(utt)
         if not self.has_speech:
-            if self._forced or self.total - utt.speech_end > _samples(SPECULATE_MS):
+            if self._forced or self._silence_ms(utt) > SPECULATE_MS:
                 self._reset()  # a blip, not speech
             return [], None
         silence_ms = self._silence_ms(utt)
@@ -289,7 +289,7 @@ class StreamRecognizer:
             return [], None
         if self.final_due:
             return [], self._request(final=True, forced=self._forced or self._too_long)
-        due = (self.total - self._last_partial_at) * 1000 / SAMPLE_RATE >= self.config.partial_interval_ms
+        due = _ms(self.total - self._last_partial_at) >= self.config.partial_interval_ms
         if self.config.partials and silence_ms < PARTIAL_SILENCE_MS and due and not self._fading:
             self._last_partial_at = self.total
             return [], self._request(final=False)
@@ -352,7 +352,7 @@ class StreamRecognizer:
         self._inflight = True
         request = DecodeRequest(
             samples=self._audio[start - self._base : cut.decoded_to - self._base],
-            offset_ms=int(start * 1000 / SAMPLE_RATE),
+            offset_ms=int(_ms(start)),
             final=True,
             speech_end=cut.speech_end,
             generation=self._generation,
@@ -399,7 +399,7 @@ class StreamRecognizer:
         self._inflight = True
         return DecodeRequest(
             samples=self._audio[start - self._base : end - self._base],
-            offset_ms=int(start * 1000 / SAMPLE_RATE),
+            offset_ms=int(_ms(start)),
             final=final,
             forced=forced,
             speech_end=utt.speech_end if not forced else end,
@@ -431,3 +431,7 @@ class StreamRecognizer:
 
 def _samples(ms: float) -> int:
     return int(ms * SAMPLE_RATE / 1000)
+
+
+def _ms(samples: int) -> float:
+    return samples * 1000 / SAMPLE_RATE

@@ -30,8 +30,8 @@ from server.media.rate import SAMPLE_RATE
 
 SHORT_CONTEXT_MAX_S = 20.0
 LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
-MIN_FRAMES = 1000  # 10 s of features
-DRAFT_MIN_FRAMES = 600  # 6 s: a partial's padding (docs/benchmarks.md, "Universal-3 Pro, one stream")
+PAD_FRAMES = 1000  # 10 s of silence after a window's audio
+DRAFT_PAD_FRAMES = 600  # 6 s after a partial's (docs/benchmarks.md, "The final's own costs")
 STEP_FRAMES = 500  # one batch spans windows within 5 s of each other's length
 FULL_FRAMES = 3000  # whisper's own 30 s window
 CUT_SHORT_S = 1.0  # words ending this long before the window does: decode it again in the full window
@@ -73,7 +73,7 @@ class _Window:
     def frames(self) -> int:
         if self.full:
             return FULL_FRAMES
-        padding = DRAFT_MIN_FRAMES if self.options.draft else MIN_FRAMES
+        padding = DRAFT_PAD_FRAMES if self.options.draft else PAD_FRAMES
         return min(FULL_FRAMES, self.content + padding)
 
     @property

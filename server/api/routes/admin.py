@@ -25,7 +25,9 @@ def is_admin(request: Request, settings: Settings) -> bool:
     """The request carries the admin token (constant-time compare)."""
     given = (api_key_from(request.headers.get("authorization")) or "").encode()
     token = settings.admin_token
-    return bool(token) and secrets.compare_digest(given, (token or "").encode())
+    if not token:
+        return False
+    return secrets.compare_digest(given, token.encode())
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:
