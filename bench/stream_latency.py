@@ -30,7 +30,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,13 @@ async def one_stream(url: str, audio: bytes, start_delay: float) -> dict[str, An
     return {"received": received, "sent": sent}
 
 
+async def clip_sessions(url: str, clips: list[Clip], start_delay: float) -> list[dict[str, Any]]:
+    """Each clip (and the silence after it) in a session of its own, one after another: what the batch path
+    sees, one file per clip, so no session carries the previous clip's words as its context."""
+    await asyncio.sleep(start_delay)
+    return [await one_stream(url, stream_audio([clip]), 0) for clip in clips]
+
+
 async def send_paced(ws: Any, audio: bytes, size: int) -> list[float]:
     """Send `audio` in chunks of `size` bytes (CHUNK_MS each), at real-time pace; return when each left."""
     sent = []
@@ -191,8 +198,26 @@ def analyse(run: dict[str, Any], clips: list[Clip]) -> dict[str, Any]:
     return {"partial_s": partial, "final_s": finals, "wer": stream_wer, "finals_text": final_text}
 
 
-async def sweep_point(url: str, audio: bytes, n: int) -> list[dict[str, Any]]:
+def analyse_sessions(runs: list[dict[str, Any]], clips: list[Clip]) -> dict[str, Any]:
+    """One stream's clip sessions (`clip_sessions`) as one stream: latencies and finals pooled."""
+    parts = [
+        analyse(run, [replace(c, offset_s=0.0, words=[(k, end - c.offset_s) for k, end in c.words])])
+        for run, c in zip(runs, clips, strict=True)
+    ]
+    text = [t for part in parts for t in part["finals_text"]]
+    return {
+        "partial_s": [x for part in parts for x in part["partial_s"]],
+        "final_s": [x for part in parts for x in part["final_s"]],
+        "wer": wer(" ".join(c.reference for c in clips), " ".join(text)),
+        "finals_text": text,
+    }
+
+
+async def sweep_point(url: str, audio: bytes, n: int, clips: list[Clip] | None = None) -> list[Any]:
+    """`n` concurrent streams of `audio`; with `clips`, each stream plays them in a session per clip."""
     delays = [i * 0.37 for i in range(n)]  # staggered, so decodes of different streams do not align
+    if clips is not None:
+        return list(await asyncio.gather(*(clip_sessions(url, clips, d) for d in delays)))
     return list(await asyncio.gather(*(one_stream(url, audio, d) for d in delays)))
 
 
@@ -266,6 +291,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="another /v3/ws query parameter (repeatable), e.g. previous_context_n_turns=0",
     )
+    p.add_argument(
+        "--session-per-clip",
+        action="store_true",
+        help="each clip in a session of its own, as the batch path decodes each clip on its own (no carried "
+        "context from an unrelated clip); default: all clips in one session",
+    )
     add_quiet_args(p)
     args = p.parse_args()
     quiet_timeout = args.quiet_timeout if args.quiet_timeout is not None else (2.0 if args.quick else 300.0)
@@ -303,8 +334,12 @@ def main() -> None:
             waited = wait_for_quiet(pids, args.quiet_share, timeout_s=quiet_timeout)
             print(f"{n} concurrent stream(s)...", flush=True)
             with CpuMeter(pids) as meter:
-                runs = asyncio.run(sweep_point(url, audio, n))
-            point = summarize(n, [analyse(r, clips) for r in runs])
+                if args.session_per_clip:
+                    per_clip = asyncio.run(sweep_point(url, audio, n, clips))
+                    analyses = [analyse_sessions(runs, clips) for runs in per_clip]
+                else:
+                    analyses = [analyse(run, clips) for run in asyncio.run(sweep_point(url, audio, n))]
+            point = summarize(n, analyses)
             point["foreign_cpu_share"] = meter.result["foreign_share"]  # the load others put on the CPUs
             point["waited_for_quiet_s"] = waited
             points.append(point)
@@ -340,6 +375,7 @@ def main() -> None:
         "model": args.model,
         "speech_model": args.speech_model,
         "query": args.query,
+        "session_per_clip": args.session_per_clip,
         "language": args.language,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
@@ -358,8 +394,9 @@ def main() -> None:
     print(f"WER ratio stream/batch: {result['wer_ratio_stream_vs_batch']}; sustained streams: {sustained}")
     default = args.speech_model == "universal-streaming-english" and args.language == "en"
     name = "stream_latency" if default else f"stream_latency_{args.speech_model}_{args.language}"
+    name += "_per_clip" if args.session_per_clip else ""
     write_json(f"{name}_quick.json" if args.quick else f"{name}.json", result)
-    if not args.quick and default:
+    if not args.quick and default and not args.session_per_clip:
         plot(points, DOCS_DIR / "stream_latency.png")
 
 

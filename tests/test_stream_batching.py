@@ -238,6 +238,30 @@ def test_real_engine_short_window_that_cuts_the_words_off_is_decoded_in_the_full
     assert words[-1] == "year." and len(words) >= 9
 
 
+@pytest.mark.real
+def test_real_engine_short_window_of_silence_has_no_words() -> None:
+    """faster-whisper's no-speech rule on the short window: `base` writes "you." for a second of silence
+    without it (a live window that the VAD took for speech, a breath after a sentence, is no turn)."""
+    from server.engine.whisper import WhisperEngine
+
+    engine = WhisperEngine(default_model="base", models_dir=Path(__file__).parents[1] / "models")
+    options = TranscribeOptions(model="base", language="en", short_context=True, temperature=0.0)
+    assert engine.transcribe(np.zeros(16_000, np.float32), options).words == []
+
+
+def test_the_no_speech_rule_keeps_words_whisper_is_sure_of() -> None:
+    from types import SimpleNamespace
+
+    from server.engine.short_window import _silent
+
+    def result(no_speech: float, score: float) -> SimpleNamespace:
+        return SimpleNamespace(no_speech_prob=no_speech, scores=[score], sequences_ids=[[1, 2, 3]])
+
+    assert _silent(result(0.9, -1.9))  # bets on silence, unsure of its words: nothing said
+    assert not _silent(result(0.9, -0.5))  # bets on silence but sure of its words: kept
+    assert not _silent(result(0.3, -1.9))  # unsure words on speech: kept
+
+
 @in_loop
 async def test_a_session_withdraws_its_waiting_partial_when_the_turn_ends() -> None:
     """The session's side (`SessionRunner._run`): its partial waits behind another session's decode; the

@@ -30,6 +30,10 @@ from server.media.rate import SAMPLE_RATE
 
 SHORT_CONTEXT_MAX_S = 20.0
 LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's compression_ratio_threshold
+# faster-whisper's no_speech_threshold and log_prob_threshold: a window whose first step bets on silence and
+# whose words whisper is unsure of holds no speech ("Thank you." on a breath after a sentence)
+NO_SPEECH_PROBABILITY = 0.6
+UNSURE_LOG_PROBABILITY = -1.0
 PAD_FRAMES = 1000  # 10 s of silence after a window's audio
 DRAFT_PAD_FRAMES = 600  # 6 s after a partial's (docs/benchmarks.md, "The final's own costs")
 STEP_FRAMES = 500  # one batch spans windows within 5 s of each other's length
@@ -173,10 +177,14 @@ def _decode(whisper: Whisper, batch: list[_Window]) -> None:
         max_length=budget,
         suppress_blank=True,
         suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        return_scores=True,
+        return_no_speech_prob=True,
     )
     retry: list[_Window] = []
     for window, result in zip(batch, generated, strict=True):
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        if _silent(result):
+            continue  # no words, as faster-whisper skips such a segment
         if _compression_ratio(tokenizer.decode(tokens)) <= LOOP_COMPRESSION_RATIO:
             window.tokens = tokens
         elif window.context:
@@ -205,7 +213,7 @@ def _align(whisper: Whisper, batch: list[_Window], encoded: Any | None) -> None:
         by_language.setdefault(window.language, []).append(window)
     for language, windows in by_language.items():
         if not any(w.tokens for w in windows):
-            continue  # nothing said (an empty token list aligns to no words)
+            continue  # nothing said
         reuse = encoded is not None and len(windows) == len(batch)
         features = encoded if reuse else _encode(whisper, windows)
         tokens = [w.tokens for w in windows]
@@ -213,7 +221,7 @@ def _align(whisper: Whisper, batch: list[_Window], encoded: Any | None) -> None:
             _tokenizer(whisper, language), tokens, features, [w.content for w in windows]
         )
         for window, alignment in zip(windows, found, strict=True):
-            window.alignment = alignment
+            window.alignment = alignment if window.tokens else []  # no tokens still align to a "."
 
 
 def _result(whisper: Whisper, window: _Window) -> EngineResult:
@@ -224,7 +232,7 @@ def _result(whisper: Whisper, window: _Window) -> EngineResult:
     words = [
         EngineWord(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
         for w in alignment
-        if w["word"].strip()
+        if any(ch.isalnum() for ch in w["word"])  # not a lone "." (whisper's guess at a noise)
     ]
     return EngineResult(words=words, language=window.language or "en", language_confidence=window.probability)
 
@@ -252,6 +260,21 @@ def _tokenizer(whisper: Whisper, language: str | None) -> Any:
 
     multilingual = whisper.model.is_multilingual
     return Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=language)
+
+
+def _average_log_probability(result: Any) -> float:
+    """The mean log-probability per token of the best hypothesis, recovered as faster-whisper does from
+    CTranslate2's length-normalised score (length penalty 1; the end-of-text token counts)."""
+    length = len(result.sequences_ids[0])
+    return float(result.scores[0]) * length / (length + 1)
+
+
+def _silent(result: Any) -> bool:
+    """faster-whisper's no-speech rule: whisper bets on silence and is unsure of the words it wrote."""
+    return (
+        result.no_speech_prob > NO_SPEECH_PROBABILITY
+        and _average_log_probability(result) <= UNSURE_LOG_PROBABILITY
+    )
 
 
 def _compression_ratio(text: str) -> float:
