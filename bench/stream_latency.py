@@ -13,6 +13,9 @@ Per stream, the English clips of tests/data that have a human reference are play
 The sweep runs 1, 2, 3, ... concurrent streams; a count is "sustained" (the machine keeps up in real time)
 when turns end promptly for all streams: final p50 <= 1 s and final p95 <= 2 s.
 
+`--session-per-clip` streams each clip in a session of its own, one after another (as the batch path decodes
+each clip alone, so no turn's prompt carries an unrelated clip's words); latencies and finals are pooled.
+
 `--speech-model universal-3-6-pro` streams as LiveKit and Pipecat do by default (Universal-3 Pro: one
 formatted end of turn, min/max_turn_silence 100 ms, language detection), decoded by the multilingual model
 (`--model base`); `--language de` plays the German clips instead (batch then decodes them in German). The
