@@ -18,6 +18,8 @@ from server.engine.base import (
     ProgressFn,
     TranscribeOptions,
 )
+from server.engine.batched_files import CHUNK_S, FileToDecode, decode_files, share_key
+from server.engine.call_batcher import CallBatcher
 from server.engine.model_store import is_multilingual, resolve_model
 from server.engine.priority import lower_this_thread
 from server.engine.short_window import decode_windows, fits
@@ -112,6 +114,10 @@ class WhisperEngine:
         self.nice = nice  # of the threads that decode (background work yields to live decodes)
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
+        # short jobs of several workers decoded in one batched call, as many as one batch holds
+        self._shared_files: CallBatcher[FileToDecode, EngineResult] = CallBatcher(
+            self._decode_files, batch_size
+        )
 
     def load(self, model: str | None = None):  # -> faster_whisper.WhisperModel
         name = model or self.default_model
@@ -163,39 +169,25 @@ class WhisperEngine:
         duration = len(samples) / SAMPLE_RATE
         if fits(whisper, samples, options):
             return self._transcribe_short(whisper, samples, options)
+        if self.batches(options, duration):
+            return self._batched(samples, options, progress)
         temperatures = (
             options.temperature if options.temperature is not None else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
         )
-        common = {
-            "language": options.language,
-            "task": options.task,
-            "word_timestamps": True,
-            "hotwords": " ".join(options.hotwords) or None,
-            "initial_prompt": options.prompt,
-        }
         try:
-            if self.batches(options, duration):
-                from faster_whisper import BatchedInferencePipeline
-
-                # one pipeline per call: it keeps per-file state (last_speech_timestamp)
-                segments, info = BatchedInferencePipeline(whisper).transcribe(
-                    samples,
-                    **common,
-                    beam_size=options.beam_size or self.batch_beam_size,
-                    temperature=temperatures if isinstance(temperatures, float) else temperatures[0],
-                    vad_filter=True,  # the VAD cuts the <= 30 s chunks that are decoded side by side
-                    batch_size=self.batch_size,
-                )
-            else:
-                segments, info = whisper.transcribe(
-                    samples,
-                    **common,
-                    beam_size=options.beam_size or self.beam_size,
-                    vad_filter=options.vad_filter,
-                    multilingual=options.multilingual,
-                    condition_on_previous_text=not options.multilingual,
-                    temperature=temperatures,
-                )
+            segments, info = whisper.transcribe(
+                samples,
+                language=options.language,
+                task=options.task,
+                word_timestamps=True,
+                hotwords=" ".join(options.hotwords) or None,
+                initial_prompt=options.prompt,
+                beam_size=options.beam_size or self.beam_size,
+                vad_filter=options.vad_filter,
+                multilingual=options.multilingual,
+                condition_on_previous_text=not options.multilingual,
+                temperature=temperatures,
+            )
             words: list[EngineWord] = []
             for segment in segments:  # a generator: decoding happens as we iterate
                 for w in segment.words or []:
@@ -220,6 +212,28 @@ class WhisperEngine:
         per-segment language follows the previous text. The thresholds are measured (BATCH_MIN_S)."""
         total = options.window.total_s if options.window is not None else duration_s
         return self.batch_size > 1 and not options.multilingual and total >= self.batch_min_s
+
+    def _batched(
+        self, samples: np.ndarray, options: TranscribeOptions, progress: ProgressFn | None
+    ) -> EngineResult:
+        """The batched path. A whole file of at most one chunk (a short job) shares its call with the short
+        jobs other workers decode meanwhile (`call_batcher`); longer audio fills its batches by itself."""
+        file = FileToDecode(samples, options, progress)
+        whole = options.window is None or (options.window.start_s == 0 and options.window.last)
+        key = share_key(options) if whole and len(samples) <= CHUNK_S * SAMPLE_RATE else None
+        if key is None:
+            return self._decode_files([file])[0]
+        return self._shared_files.submit(key, file)
+
+    def _decode_files(self, files: list[FileToDecode]) -> list[EngineResult]:
+        whisper = self.load(files[0].options.model)
+        try:
+            results = decode_files(whisper, files, batch_size=self.batch_size, beam_size=self.batch_beam_size)
+        except (RuntimeError, ValueError) as exc:
+            raise EngineError(str(exc)) from exc
+        if len(files) > 1:
+            log.info("decoded %d files in one batched call", len(files))
+        return results
 
     def _transcribe_short(self, whisper, samples: np.ndarray, options: TranscribeOptions) -> EngineResult:  # noqa: ANN001
         """One window, encoded with only as much padding as it needs (at least 10 s: less makes whisper
