@@ -7,8 +7,9 @@ Measures what the per-job rule (`BATCH_MIN_S`) rests on, in one run, alternating
   against the clip's reference (crops: against the sequential words) and how far each batched word's start
   and end lie from the same word of the sequential path (matched by text);
 * the English clips with a reference in tests/data/manifest.json: WER of each path (`--no-clips` skips);
-* several small jobs at once (`--small-jobs`): the short English clips joined into one batched call
-  (each its own chunk, as a node could batch queued jobs) vs one sequential call each.
+* several small jobs at once (`--small-jobs`): the short English clips in one batched call (as a node's
+  workers share one, server/engine/call_batcher.py) vs each alone on the batched path and on the
+  sequential path.
 
 Runs without the HTTP server or a database, so the same script runs on a GPU machine
 (`--device cuda --compute-type float16`). `--audio-cache F.npz` stores the decoded clips (16 kHz int16) on
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from server.engine.base import EngineWord, TranscribeOptions, WindowOf  # noqa: E402
+from server.engine.batched_files import FileToDecode, decode_files  # noqa: E402
 from server.engine.whisper import WhisperEngine  # noqa: E402
 from server.media.rate import SAMPLE_RATE  # noqa: E402
 from tests.support.wer import wer, words  # noqa: E402
@@ -78,10 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--small-jobs", action="store_true", help="also measure several small jobs in one batch")
     p.add_argument("--audio-cache", type=Path, default=None, help="npz of decoded clips (read or written)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default under bench/results/)")
-    p.add_argument("--quick", action="store_true", help="CI-sized: tiny.en, a 15 s crop, no clips, 1 repeat")
+    p.add_argument("--quick", action="store_true", help="CI-sized: tiny.en, 15 s crop, small jobs, 1 repeat")
     args = p.parse_args(argv)
     if args.quick:
         args.model, args.crops, args.no_clips, args.repeats = "tiny.en", "15", True, 1
+        args.small_jobs = True
     suffix = "_quick" if args.quick else ""
     args.out = args.out or REPO / "bench" / "results" / f"batched_decoding{suffix}.json"
     return args
@@ -204,50 +207,47 @@ def compare(
     return row
 
 
-def small_jobs(clips: list[Clip], seq: WhisperEngine, batch_size: int, repeats: int) -> dict[str, Any]:
-    """Short jobs one after another (sequential path each) vs all in one batched call, each clip its own
-    chunk (clip_timestamps over the clips laid end to end)."""
-    from faster_whisper import BatchedInferencePipeline
+def small_jobs(clips: list[Clip], seq: WhisperEngine, batched: WhisperEngine, repeats: int) -> dict[str, Any]:
+    """Short jobs as a node's workers decode them: one after another on the sequential path (the CPU's default
+    for short files), one after another on the batched path (each file alone: the GPU's default before jobs
+    shared calls), and all in one call (server/engine/batched_files.py, as call_batcher.py pools them)."""
+    whisper = batched.load()
+    english = TranscribeOptions(language="en")
+    files = [FileToDecode(c.samples, english) for c in clips]
+    beam = batched.batch_beam_size
 
-    whisper = seq.load()
-    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    joined, spans, t = [], [], 0.0
-    for c in clips:
-        joined += [c.samples, gap]
-        spans.append({"start": t, "end": t + c.duration_s})
-        t += c.duration_s + 1.0
-    audio = np.concatenate(joined)
-    one_by_one, together = [], []
-    text_batched = ""
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for c in clips:
-            run_once(seq, c.samples)
-        one_by_one.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        segments, _ = BatchedInferencePipeline(whisper).transcribe(
-            audio,
-            language="en",
-            beam_size=seq.batch_beam_size,
-            word_timestamps=True,
-            temperature=0.0,
-            clip_timestamps=spans,
-            batch_size=batch_size,
-        )
-        text_batched = " ".join(s.text for s in segments)
-        together.append(time.perf_counter() - t0)
-    reference = " ".join(c.reference or "" for c in clips)
-    row = {
-        "clips": [c.name for c in clips],
-        "audio_s": sum(c.duration_s for c in clips),
-        "one_by_one_s": statistics.median(one_by_one),
-        "one_batch_s": statistics.median(together),
-        "ratio_batch_over_one_by_one": statistics.median(together) / statistics.median(one_by_one),
-        "wer_one_batch": wer(reference, text_batched),
+    def decode(group: list[FileToDecode]) -> list[list[EngineWord]]:
+        return [r.words for r in decode_files(whisper, group, batch_size=batched.batch_size, beam_size=beam)]
+
+    paths: dict[str, Any] = {
+        "sequential": lambda: [run_once(seq, c.samples)[1] for c in clips],
+        "batched_alone": lambda: [decode([f])[0] for f in files],
+        "batched_together": lambda: decode(files),
     }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    texts: dict[str, list[list[EngineWord]]] = {}
+    for _ in range(repeats):
+        for name, run in paths.items():  # rotated within each repeat, so a load change hits all three
+            t0 = time.perf_counter()
+            texts[name] = run()
+            times[name].append(time.perf_counter() - t0)
+    reference = " ".join(c.reference or "" for c in clips)
+    row: dict[str, Any] = {"clips": [c.name for c in clips], "audio_s": sum(c.duration_s for c in clips)}
+    for name in paths:
+        row[f"{name}_s"] = statistics.median(times[name])
+        row[f"wer_{name}"] = wer(reference, " ".join(w.text for ws in texts[name] for w in ws))
+    row["together_over_alone"] = row["batched_together_s"] / row["batched_alone_s"]
+    row["together_over_sequential"] = row["batched_together_s"] / row["sequential_s"]
+    row["same_words_together_as_alone"] = [
+        [w.text for w in a] == [w.text for w in b]
+        for a, b in zip(texts["batched_alone"], texts["batched_together"], strict=True)
+    ]
     print(
-        f"small jobs ({len(clips)} clips, {row['audio_s']:.0f}s): one by one {row['one_by_one_s']:.2f}s, "
-        f"one batch {row['one_batch_s']:.2f}s, ratio {row['ratio_batch_over_one_by_one']:.2f}",
+        f"small jobs ({len(clips)} clips, {row['audio_s']:.0f}s): sequential {row['sequential_s']:.2f}s, "
+        f"batched alone {row['batched_alone_s']:.2f}s, together {row['batched_together_s']:.2f}s "
+        f"(together/alone {row['together_over_alone']:.2f}, together/sequential "
+        f"{row['together_over_sequential']:.2f}); WER {row['wer_sequential']:.4f} / "
+        f"{row['wer_batched_alone']:.4f} / {row['wer_batched_together']:.4f}",
         flush=True,
     )
     return row
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.small_jobs:
             short = [c for c in clips.values() if c.duration_s <= 15][:8]
-            out["small_jobs"] = small_jobs(short, seq, batch_size, args.repeats)
+            out["small_jobs"] = small_jobs(short, seq, batched, args.repeats)
         out["batch_beam_size"] = batched.batch_beam_size
         key = str(batch_size) if beam is None else f"{batch_size}/beam{beam}"
         results["by_batch_size"][key] = out

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The batched path's beam; None: the measured default per device (server/engine/whisper.py
     # BATCH_BEAM_SIZE), or `beam_size` when that is set explicitly.
     batch_beam_size: int | None = None
+    # On that path, the short files (one chunk) of that many concurrent jobs decode in one call; 1: each
+    # alone; None: measured per device (server/engine/whisper.py BATCH_JOBS: CPU 1, GPU `batch_size`).
+    batch_jobs: int | None = Field(default=None, ge=1)
     # API speech-model names (and local names) -> local model; docs/compatibility.md#transcript-params "which
     # local model serves".
     speech_model_map: dict[str, str] = Field(

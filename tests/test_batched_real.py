@@ -93,7 +93,8 @@ def test_concurrent_short_jobs_share_one_batched_call(start_server: StartServer)
         LOCALSCRIBE_MODEL="base",
         LOCALSCRIBE_MODELS_DIR=str(MODELS),
         LOCALSCRIBE_WORKERS="4",
-        LOCALSCRIBE_BATCH_MIN_S="0",  # short files take the batched path on the CPU too
+        LOCALSCRIBE_BATCH_MIN_S="0",  # short files take the batched path on the CPU too,
+        LOCALSCRIBE_BATCH_JOBS="4",  # and share calls there as on a GPU
     )
     aai.settings.base_url, aai.settings.api_key, aai.settings.polling_interval = server.url, API_KEY, 0.2
     try:
@@ -111,9 +112,9 @@ def test_concurrent_short_jobs_share_one_batched_call(start_server: StartServer)
     for name, transcript in zip(SHORT_CLIPS, done, strict=True):
         assert transcript.status == "completed", transcript.error
         assert wer(references[name], transcript.text) <= 0.2, (name, transcript.text)
-        assert all(0 <= w.start <= w.end <= transcript.audio_duration * 1000 + 50 for w in transcript.words), [
-            (w.text, w.start, w.end) for w in transcript.words
-        ]
+        assert all(
+            0 <= w.start <= w.end <= transcript.audio_duration * 1000 + 50 for w in transcript.words
+        ), [(w.text, w.start, w.end) for w in transcript.words]
     assert server.log_path is not None
     shared = re.findall(r"decoded (\d+) files in one batched call", server.log_path.read_text())
     assert shared and max(map(int, shared)) >= 2  # the first job decodes alone; the next ones, together

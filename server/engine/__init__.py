@@ -42,6 +42,7 @@ def build_engine(settings: Settings, *, concurrent_calls: int | None = None, nic
         # an explicit LOCALSCRIBE_BEAM_SIZE is every path's beam; else the batched path's measured default
         batch_beam_size=settings.batch_beam_size
         or (settings.beam_size if "beam_size" in settings.model_fields_set else None),
+        batch_jobs=settings.batch_jobs,
         allow_downloads=settings.allow_model_downloads,
         nice=nice,
     )

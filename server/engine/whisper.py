@@ -37,6 +37,11 @@ BATCH_MIN_S = {"cpu": 60.0, "cuda": 0.0}
 # time against 0.69 for beam 5, WER 0.061 (sequential 0.063, beam 5 0.054), word times 24 ms from the
 # sequential ones; the 9 English clips pooled 0.123 (sequential 0.131). Greedy (0.56) lost 2 words there.
 BATCH_BEAM_SIZE: dict[str, int | None] = {"cpu": 2, "cuda": None}
+# Short files of concurrent jobs decoded in one batched call (server/engine/call_batcher.py), per device.
+# bench/batched_decoding.py --small-jobs, 8 English clips of 3-15 s, base: on an H200 one call took 0.14-0.19
+# of the time of eight; on 2 CPU cores 1.16 of it (8.19 s against 7.03 s, 5 repeats): the CPU decodes each
+# file alone.
+BATCH_JOBS = {"cpu": 1, "cuda": BATCH_SIZE}
 # Live windows (streams' pending decodes) per call. On 2 CPU cores a batch saves 0-17 % of the decoding, but a
 # final that falls due waits for the whole running batch of partials: with batches of 8, 4 `tiny.en` streams
 # were held, one at a time 8 (docs/benchmarks.md, "Withdrawn partials"). On a GPU the encoder is cheap and a
@@ -97,6 +102,7 @@ class WhisperEngine:
         batch_size: int = BATCH_SIZE,
         batch_min_s: float | None = None,
         batch_beam_size: int | None = None,
+        batch_jobs: int | None = None,
         nice: int = 0,
     ) -> None:
         self.default_model = default_model
@@ -114,9 +120,10 @@ class WhisperEngine:
         self.nice = nice  # of the threads that decode (background work yields to live decodes)
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
-        # short jobs of several workers decoded in one batched call, as many as one batch holds
+        # short files of several workers' jobs decoded in one batched call: given, else measured per device
+        self.batch_jobs = batch_jobs or BATCH_JOBS[self.device]
         self._shared_files: CallBatcher[FileToDecode, EngineResult] = CallBatcher(
-            self._decode_files, batch_size
+            self._decode_files, self.batch_jobs
         )
 
     def load(self, model: str | None = None):  # -> faster_whisper.WhisperModel
@@ -220,7 +227,8 @@ class WhisperEngine:
         jobs other workers decode meanwhile (`call_batcher`); longer audio fills its batches by itself."""
         file = FileToDecode(samples, options, progress)
         whole = options.window is None or (options.window.start_s == 0 and options.window.last)
-        key = share_key(options) if whole and len(samples) <= CHUNK_S * SAMPLE_RATE else None
+        short = whole and len(samples) <= CHUNK_S * SAMPLE_RATE
+        key = share_key(options) if short and self.batch_jobs > 1 else None
         if key is None:
             return self._decode_files([file])[0]
         return self._shared_files.submit(key, file)
