@@ -55,7 +55,7 @@ def _submit_all(batcher: CallBatcher[int, int], calls: list[tuple[str, int]]) ->
 def test_a_lone_call_runs_at_once() -> None:
     batcher: CallBatcher[int, int] = CallBatcher(lambda items: [i + 1 for i in items], most=8)
     assert batcher.submit("k", 1) == 2
-    assert batcher.stats.sizes == [1]
+    assert batcher.sizes == [1]
 
 
 def test_calls_that_arrive_while_the_engine_is_busy_share_the_next_call() -> None:
@@ -64,7 +64,7 @@ def test_calls_that_arrive_while_the_engine_is_busy_share_the_next_call() -> Non
     out = _submit_all(batcher, [("k", 1), ("k", 2), ("k", 3), ("k", 4)])
     assert out == {1: 10, 2: 20, 3: 30, 4: 40}  # each caller gets its own result
     assert [len(c) for c in run.calls] == [1, 3]
-    assert batcher.stats.largest == 3 and batcher.stats.items == 4
+    assert batcher.sizes == [1, 3]
 
 
 def test_only_calls_with_the_same_key_share_and_a_call_holds_at_most_most() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -30,20 +30,6 @@ class _Call(Generic[Item, R]):
     error: BaseException | None = None
 
 
-@dataclass
-class BatchStats:
-    """How the calls went (logged, and read by tests and benchmarks)."""
-
-    calls: int = 0  # engine calls made
-    items: int = 0  # items they held
-    largest: int = 0
-    sizes: list[int] = field(default_factory=list)  # the last few calls' sizes
-
-    def add(self, size: int) -> None:
-        self.calls, self.items, self.largest = self.calls + 1, self.items + size, max(self.largest, size)
-        self.sizes = [*self.sizes[-63:], size]
-
-
 class CallBatcher(Generic[Item, R]):
     def __init__(self, run: Callable[[list[Item]], list[R]], most: int) -> None:
         self._run = run  # items with one key -> their results, in order
@@ -51,7 +37,7 @@ class CallBatcher(Generic[Item, R]):
         self._waiting: list[_Call[Item, R]] = []
         self._busy = False
         self._changed = threading.Condition()
-        self.stats = BatchStats()
+        self.sizes: list[int] = []  # items per engine call, the last 64 calls (tests read it)
 
     def submit(self, key: Hashable, item: Item) -> R:
         """Run `item` with others of the same `key`; blocks until its result is in (or raises its error)."""
@@ -96,7 +82,7 @@ class CallBatcher(Generic[Item, R]):
                 else:
                     call.result, call.error, call.done = result, error, True
             if not retry:
-                self.stats.add(len(batch))
+                self.sizes = [*self.sizes[-63:], len(batch)]
             if holds_turn:
                 self._busy = False
             self._changed.notify_all()
