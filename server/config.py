@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # BATCH_BEAM_SIZE), or `beam_size` when that is set explicitly.
     batch_beam_size: int | None = None
     # On that path, the short files (one chunk) of that many concurrent jobs decode in one call; 1: each
-    # alone; None: measured per device (server/engine/whisper.py BATCH_JOBS: CPU 1, GPU `batch_size`).
+    # alone; None: measured per device (server/engine/whisper.py BATCH_JOBS: CPU 1, GPU 8).
     batch_jobs: int | None = Field(default=None, ge=1)
     # API speech-model names (and local names) -> local model; docs/compatibility.md#transcript-params "which
     # local model serves".
