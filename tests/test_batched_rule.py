@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from server.config import Settings
-from server.engine import build_engine
+from server.engine import batched_files, build_engine
 from server.engine.base import TranscribeOptions, WindowOf
-from server.engine.whisper import BATCH_BEAM_SIZE, BATCH_MIN_S, WhisperEngine
+from server.engine.whisper import BATCH_BEAM_SIZE, BATCH_JOBS, BATCH_MIN_S, WhisperEngine
 from server.media.rate import SAMPLE_RATE
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -51,6 +51,10 @@ def test_settings_reach_the_engine() -> None:
     engine = build_engine(settings)
     assert isinstance(engine, WhisperEngine)
     assert (engine.batch_size, engine.batch_min_s, engine.compute_type) == (16, 5.0, "float16")
+    assert engine.batch_jobs == BATCH_JOBS["cuda"] > 1  # short jobs share calls on a GPU...
+    assert _engine().batch_jobs == BATCH_JOBS["cpu"] == 1  # ...not on the CPU, where that was slower
+    settings = Settings(engine="whisper", device="cpu", batch_jobs=4, models_dir=MODELS)
+    assert getattr(build_engine(settings), "batch_jobs", None) == 4
 
 
 def test_batched_beam_is_the_device_default_unless_a_beam_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,6 +79,7 @@ class _Recorder:
     """Stands in for faster_whisper.WhisperModel and BatchedInferencePipeline; records each call."""
 
     calls: list[tuple[str, dict[str, Any]]] = []
+    frames_per_second = 100
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _Recorder.calls.append((type(self).__name__ + ".__init__", kwargs))
@@ -82,7 +87,7 @@ class _Recorder:
     def transcribe(self, samples: np.ndarray, **kwargs: Any) -> tuple[list, SimpleNamespace]:
         _Recorder.calls.append((type(self).__name__ + ".transcribe", kwargs))
         word = SimpleNamespace(word=" hello", start=0.5, end=0.9, probability=0.9)
-        segment = SimpleNamespace(words=[word], end=1.0)
+        segment = SimpleNamespace(words=[word], seek=0, start=0.0, end=1.0)
         return [segment], SimpleNamespace(language="en", language_probability=1.0)
 
 
@@ -101,6 +106,11 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]
     _Recorder.calls = []
     monkeypatch.setattr(faster_whisper, "WhisperModel", _Model)
     monkeypatch.setattr(faster_whisper, "BatchedInferencePipeline", _Pipeline)
+
+    def all_speech(samples: np.ndarray) -> Any:  # they are silence here, and no VAD model runs
+        return batched_files._Cut([{"start": 0, "end": len(samples)}], [samples])
+
+    monkeypatch.setattr(batched_files, "_cut", all_speech)
     return _Recorder.calls
 
 
@@ -112,9 +122,14 @@ def test_cuda_path_builds_float16_and_decodes_in_batches(recorded: list) -> None
     (built, init), (_, pipe_init), (called, kwargs) = recorded
     assert built == "_Model.__init__" and (init["device"], init["compute_type"]) == ("cuda", "float16")
     assert pipe_init == {} and called == "_Pipeline.transcribe"
-    assert kwargs["batch_size"] == 16 and kwargs["vad_filter"] is True and kwargs["word_timestamps"] is True
+    assert kwargs["batch_size"] == 16 and kwargs["word_timestamps"] is True
+    # the file's VAD chunk, as one clip (+0.5 sample: the pipeline rounds down when it turns it into samples)
+    assert kwargs["clip_timestamps"] == [
+        {"start": 0.5 / SAMPLE_RATE, "end": (5 * SAMPLE_RATE + 0.5) / SAMPLE_RATE}
+    ]
     expected = ("ComfyUI", "Umm, hmm.", 0.2)
     assert (kwargs["hotwords"], kwargs["initial_prompt"], kwargs["temperature"]) == expected
+    assert engine._shared_files.sizes == [1]  # a short file goes through the calls jobs share
 
 
 def test_cpu_short_file_takes_the_sequential_path(recorded: list) -> None:
