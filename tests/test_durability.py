@@ -74,8 +74,10 @@ def test_kill_9_then_restart_completes_every_job_once(start_server, jfk: Path) -
     assert "lease lost" not in first.log() + second.log()
     # the jobs that were running when the process died were found by lease expiry and run again
     assert "requeued" in second.log()
-    assert set(_job_lines([second], r"processing \(attempt 2\)")) == interrupted
-    assert set(_job_lines([second], r"processing \(attempt 1\)")) == set(ids) - done_before - interrupted
+    # (the kill can land between a claim's commit and its log line: such a job is a retry the log missed)
+    retried = set(_job_lines([second], r"processing \(attempt 2\)"))
+    assert interrupted <= retried and len(retried) <= 2 and not retried & done_before
+    assert set(_job_lines([second], r"processing \(attempt 1\)")) == set(ids) - done_before - retried
     # no errors; throttle flags end false for held-back jobs (requeued ones too), null otherwise
     assert _ids(c, status="error") == [] and _ids(c, throttled_only="true") == []
     assert {t: done[t]["throttled"] for t in held_back} == dict.fromkeys(held_back, False)
