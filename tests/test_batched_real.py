@@ -100,7 +100,8 @@ def test_concurrent_short_jobs_share_one_batched_call(start_server: StartServer)
     try:
         transcriber = aai.Transcriber()
         nano = aai.TranscriptionConfig(speech_models=["nano"])
-        submitted = [transcriber.submit(str(AUDIO / name), nano) for name in SHORT_CLIPS]
+        urls = [transcriber.upload_file(str(AUDIO / name)) for name in SHORT_CLIPS]  # then all jobs at once
+        submitted = [transcriber.submit(url, nano) for url in urls]
         done = [aai.Transcript.get_by_id(t.id) for t in submitted]
         deadline = time.monotonic() + 120
         while any(t.status not in ("completed", "error") for t in done) and time.monotonic() < deadline:
