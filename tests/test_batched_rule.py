@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from server.config import Settings
-from server.engine import batched_files, build_engine
+from server.engine import build_engine
 from server.engine.base import TranscribeOptions, WindowOf
 from server.engine.whisper import BATCH_BEAM_SIZE, BATCH_JOBS, BATCH_MIN_S, WhisperEngine
 from server.media.rate import SAMPLE_RATE
@@ -102,15 +102,18 @@ class _Pipeline(_Recorder):
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     import faster_whisper
+    import faster_whisper.vad
 
     _Recorder.calls = []
     monkeypatch.setattr(faster_whisper, "WhisperModel", _Model)
     monkeypatch.setattr(faster_whisper, "BatchedInferencePipeline", _Pipeline)
 
-    def all_speech(samples: np.ndarray) -> Any:  # they are silence here, and no VAD model runs
-        return batched_files._Cut([{"start": 0, "end": len(samples)}], [samples])
+    def all_speech(
+        samples: np.ndarray, *args: Any
+    ) -> list[dict[str, int]]:  # silence here; no VAD model runs
+        return [{"start": 0, "end": len(samples)}]
 
-    monkeypatch.setattr(batched_files, "_cut", all_speech)
+    monkeypatch.setattr(faster_whisper.vad, "get_speech_timestamps", all_speech)
     return _Recorder.calls
 
 

@@ -38,8 +38,7 @@ class _Cut:
     """One file's speech, as the pipeline cuts it, and where its chunks start in the joined audio."""
 
     speech: list[dict[str, int]]  # VAD speech spans in the file (samples)
-    chunks: list[np.ndarray]  # speech only, at most CHUNK_S each
-    start: int = 0  # first sample of its chunks in the joined audio
+    start: int  # first sample of its chunks in the joined audio
 
 
 def share_key(options: TranscribeOptions) -> tuple[Any, ...] | None:
@@ -47,9 +46,8 @@ def share_key(options: TranscribeOptions) -> tuple[Any, ...] | None:
     detected once per call, so a file that needs detection never shares one)."""
     if options.language is None:
         return None
-    temperature = options.temperature if options.temperature is not None else 0.0
     o = options
-    return (o.model, o.language, o.task, tuple(o.hotwords), o.prompt, temperature, o.beam_size)
+    return (o.model, o.language, o.task, tuple(o.hotwords), o.prompt, _temperature(o), o.beam_size)
 
 
 def decode_files(
@@ -59,30 +57,20 @@ def decode_files(
     from faster_whisper import BatchedInferencePipeline
 
     options = files[0].options
-    cuts = [_cut(f.samples) for f in files]
-    joined, clips, position = [], [], 0
-    for cut in cuts:
-        cut.start = position
-        for chunk in cut.chunks:
-            # +0.5 sample: the pipeline turns seconds back into samples with int(), which must not round down
-            end = position + len(chunk)
-            clips.append({"start": (position + 0.5) / SAMPLE_RATE, "end": (end + 0.5) / SAMPLE_RATE})
-            joined.append(chunk)
-            position = end
+    audio, clips, cuts = _join(files)
     words: list[list[EngineWord]] = [[] for _ in files]
     if not clips:  # no speech anywhere
         language = options.language or whisper.detect_language(files[0].samples)[0]
         return [EngineResult([], language) for _ in files]
-    temperature = options.temperature if options.temperature is not None else 0.0
     segments, info = BatchedInferencePipeline(whisper).transcribe(
-        np.concatenate(joined),
+        audio,
         language=options.language,
         task=options.task,
         word_timestamps=True,
         hotwords=" ".join(options.hotwords) or None,
         initial_prompt=options.prompt,
         beam_size=options.beam_size or beam_size,
-        temperature=temperature,
+        temperature=_temperature(options),
         clip_timestamps=clips,
         batch_size=batch_size,
     )
@@ -107,15 +95,32 @@ def decode_files(
     return [EngineResult(w, info.language, confidence) for w in words]
 
 
-def _cut(samples: np.ndarray) -> _Cut:
+def _join(files: Sequence[FileToDecode]) -> tuple[np.ndarray, list[dict[str, float]], list[_Cut]]:
+    """The speech chunks of all files end to end (one copy of the speech: the chunks go once joined), the
+    clips that mark each chunk in it, and each file's cut."""
     from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
     vad = VadOptions(max_speech_duration_s=CHUNK_S, min_silence_duration_ms=MIN_SILENCE_MS)
-    speech = get_speech_timestamps(samples, vad)
-    if not speech:
-        return _Cut([], [])
-    chunks, _ = collect_chunks(samples, speech, max_duration=CHUNK_S)
-    return _Cut(speech, chunks)
+    pieces: list[np.ndarray] = []
+    clips: list[dict[str, float]] = []
+    cuts: list[_Cut] = []
+    position = 0
+    for file in files:
+        speech = get_speech_timestamps(file.samples, vad)
+        cuts.append(_Cut(speech, position))
+        for chunk in collect_chunks(file.samples, speech, max_duration=CHUNK_S)[0] if speech else []:
+            end = position + len(chunk)
+            # +0.5 sample: the pipeline turns seconds back into samples with int(), which must not round down
+            clips.append({"start": (position + 0.5) / SAMPLE_RATE, "end": (end + 0.5) / SAMPLE_RATE})
+            pieces.append(chunk)
+            position = end
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return audio, clips, cuts
+
+
+def _temperature(options: TranscribeOptions) -> float:
+    """The batched path decodes at one temperature: the call's, else greedy."""
+    return options.temperature if options.temperature is not None else 0.0
 
 
 def _in_file(segment: Any, cut: _Cut) -> Any:
