@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from server.engine.base import EngineResult, EngineWord, ProgressFn, TranscribeOptions
+from server.engine.whisper_calls import common_arguments, segment_words
 from server.media.rate import SAMPLE_RATE
 
 CHUNK_S = 30.0  # whisper's window: the pipeline's chunk length
@@ -64,11 +65,7 @@ def decode_files(
         return [EngineResult([], language) for _ in files]
     segments, info = BatchedInferencePipeline(whisper).transcribe(
         audio,
-        language=options.language,
-        task=options.task,
-        word_timestamps=True,
-        hotwords=" ".join(options.hotwords) or None,
-        initial_prompt=options.prompt,
+        **common_arguments(options),
         beam_size=options.beam_size or beam_size,
         temperature=_temperature(options),
         clip_timestamps=clips,
@@ -81,11 +78,7 @@ def decode_files(
     for segment in segments:  # a generator: decoding happens as we iterate
         index = bisect.bisect_right(starts, segment.seek + 1) - 1
         segment = _in_file(segment, cuts[index])
-        words[index] += [
-            EngineWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-            for w in segment.words or []
-            if w.word.strip()
-        ]
+        words[index] += segment_words(segment)
         file = files[index]
         duration = len(file.samples) / SAMPLE_RATE
         if file.progress is not None and duration > 0:

@@ -23,6 +23,7 @@ from server.engine.call_batcher import CallBatcher
 from server.engine.model_store import is_multilingual, resolve_model
 from server.engine.priority import lower_this_thread
 from server.engine.short_window import decode_windows, fits
+from server.engine.whisper_calls import common_arguments, segment_words
 from server.media.rate import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -184,11 +185,7 @@ class WhisperEngine:
         try:
             segments, info = whisper.transcribe(
                 samples,
-                language=options.language,
-                task=options.task,
-                word_timestamps=True,
-                hotwords=" ".join(options.hotwords) or None,
-                initial_prompt=options.prompt,
+                **common_arguments(options),
                 beam_size=options.beam_size or self.beam_size,
                 vad_filter=options.vad_filter,
                 multilingual=options.multilingual,
@@ -197,17 +194,14 @@ class WhisperEngine:
             )
             words: list[EngineWord] = []
             for segment in segments:  # a generator: decoding happens as we iterate
-                for w in segment.words or []:
-                    words.append(
-                        EngineWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                    )
+                words += segment_words(segment)
                 if progress and duration > 0:
                     progress(min(1.0, segment.end / duration))
         except (RuntimeError, ValueError) as exc:
             raise EngineError(str(exc)) from exc
         detected = options.language is None
         return EngineResult(
-            words=[w for w in words if w.text],
+            words=words,
             language=info.language,
             language_confidence=float(info.language_probability) if detected else None,
         )
