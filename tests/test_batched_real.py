@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import assemblyai as aai
@@ -102,11 +101,7 @@ def test_concurrent_short_jobs_share_one_batched_call(start_server: StartServer)
         nano = aai.TranscriptionConfig(speech_models=["nano"])
         urls = [transcriber.upload_file(str(AUDIO / name)) for name in SHORT_CLIPS]  # then all jobs at once
         submitted = [transcriber.submit(url, nano) for url in urls]
-        done = [aai.Transcript.get_by_id(t.id) for t in submitted]
-        deadline = time.monotonic() + 120
-        while any(t.status not in ("completed", "error") for t in done) and time.monotonic() < deadline:
-            time.sleep(0.2)
-            done = [aai.Transcript.get_by_id(t.id) for t in done]
+        done = [t.wait_for_completion(poll_timeout=120) for t in submitted]
     finally:
         aai.settings.base_url = "https://api.assemblyai.com"
     references = {m["file"]: m["reference"] for m in json.loads((AUDIO / "manifest.json").read_text())}
